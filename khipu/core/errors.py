@@ -7,14 +7,17 @@ job's or segment's readable error.
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar
+
+_WORD_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 
 class KhipuError(Exception):
     """Base of every error a user can cause or see. Subclasses set `status` and `title`."""
 
-    status: ClassVar[int] = 400
-    title: ClassVar[str] = "Bad request"
+    status: int = 400
+    title: str = "Bad request"
     slug: ClassVar[str | None] = None  # defaults to the class name in kebab-case
 
     def __init__(self, detail: str | None = None, **extra: Any) -> None:
@@ -24,9 +27,7 @@ class KhipuError(Exception):
 
     @classmethod
     def type_uri(cls) -> str:
-        slug = cls.slug or "".join(
-            "-" + c.lower() if c.isupper() and i else c.lower() for i, c in enumerate(cls.__name__)
-        )
+        slug = cls.slug or _WORD_BOUNDARY.sub("-", cls.__name__).lower()
         return f"https://khipu.cloud/problems/{slug}"
 
     def problem(self) -> dict[str, Any]:
@@ -37,6 +38,19 @@ class KhipuError(Exception):
             "detail": self.detail,
             **self.extra,
         }
+
+
+class HTTPProblem(KhipuError):
+    """An error whose status is known only at run time (framework errors, unexpected failures)."""
+
+    def __init__(self, status: int, title: str, detail: str | None = None, **extra: Any) -> None:
+        self.status = status
+        self.title = title
+        super().__init__(detail, **extra)
+
+    @classmethod
+    def type_uri(cls) -> str:
+        return "about:blank"  # RFC 9457: the status code says it all
 
 
 class InvalidInput(KhipuError):

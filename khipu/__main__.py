@@ -1,0 +1,3 @@
+from khipu.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Authentication: local accounts (login, refresh rotation, logout, password change), Entra ID."""

@@ -1,0 +1,17 @@
+"""Imports every module's tables so the metadata (migrations, tests) sees them all."""
+
+from khipu.auth.models import RefreshToken
+from khipu.core.audit import AuditEntry
+from khipu.projects.models import Project, ProjectMember
+from khipu.tenants.models import PlatformAuditEntry, Tenant
+from khipu.users.models import User
+
+__all__ = [
+    "AuditEntry",
+    "PlatformAuditEntry",
+    "Project",
+    "ProjectMember",
+    "RefreshToken",
+    "Tenant",
+    "User",
+]

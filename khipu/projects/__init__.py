@@ -1,0 +1,1 @@
+"""Projects: an audiobook in production, its publishing metadata, settings and validators."""

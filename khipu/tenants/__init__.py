@@ -1,0 +1,1 @@
+"""Tenants: the directory of organisations and their platform administration."""
