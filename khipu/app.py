@@ -19,11 +19,21 @@ from khipu.core.http import (
     install_error_handlers,
 )
 from khipu.core.runtime import Runtime
+from khipu.jobs.router import router as jobs_router
 from khipu.projects.router import router as projects_router
+from khipu.tenants.router import own_tenant_router
 from khipu.tenants.router import router as tenants_router
 from khipu.users.router import router as users_router
 
-ROUTERS = [ops.router, tenants_router, auth_router, users_router, projects_router]
+ROUTERS = [
+    ops.router,
+    tenants_router,
+    own_tenant_router,
+    auth_router,
+    users_router,
+    projects_router,
+    jobs_router,
+]
 
 #: Routes that take file uploads get the upload limit (plus multipart overhead); others 1 MB.
 UPLOAD_ROUTES = [r"/api/v1/projects/[^/]+/(manuscript|cover)"]

@@ -79,10 +79,10 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     from arq.worker import run_worker
 
-    from khipu.worker import WorkerSettings
+    from khipu.worker import main_settings
 
     configure_logging()
-    run_worker(WorkerSettings)  # type: ignore[arg-type]
+    run_worker(main_settings())  # type: ignore[arg-type]
     return 0
 
 

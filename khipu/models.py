@@ -2,12 +2,14 @@
 
 from khipu.auth.models import RefreshToken
 from khipu.core.audit import AuditEntry
+from khipu.jobs.models import Job
 from khipu.projects.models import Project, ProjectMember
 from khipu.tenants.models import PlatformAuditEntry, Tenant
 from khipu.users.models import User
 
 __all__ = [
     "AuditEntry",
+    "Job",
     "PlatformAuditEntry",
     "Project",
     "ProjectMember",

@@ -32,8 +32,22 @@ def run_offline() -> None:
         context.run_migrations()
 
 
+def render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
+    """Render SQLModel's AutoString as a plain sa.String, so revisions do not import sqlmodel."""
+    from sqlmodel.sql.sqltypes import AutoString
+
+    if type_ == "type" and isinstance(obj, AutoString):
+        return f"sa.String(length={obj.length})" if obj.length else "sa.String()"
+    return False
+
+
 def _run(connection) -> None:  # type: ignore[no-untyped-def]
-    context.configure(connection=connection, target_metadata=metadata, compare_type=True)
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        compare_type=True,
+        render_item=render_item,
+    )
     with context.begin_transaction():
         context.run_migrations()
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import socket
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -33,7 +35,7 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def server_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+def server_urls() -> Iterator[dict[str, str]]:
     urls = {
         "database": os.environ.get("KHIPU_TEST_DATABASE_URL", ""),
         "migration": os.environ.get("KHIPU_TEST_MIGRATION_DATABASE_URL", ""),
@@ -41,19 +43,25 @@ def server_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
     }
     servers = None
     if not urls["database"] or not urls["redis"]:
+        # Not under pytest's temp root: pytest keeps that 0700, and the embedded PostgreSQL runs
+        # as its own OS user when started by root.
+        servers_home = Path(tempfile.mkdtemp(prefix="khipu-test-servers-"))
         servers = start_embedded(
-            tmp_path_factory.mktemp("servers"),
+            servers_home,
             postgres=not urls["database"],
             redis=not urls["redis"],
         )
         urls["database"] = urls["database"] or servers.database_url or ""
         urls["migration"] = urls["migration"] or servers.migration_database_url or ""
         urls["redis"] = urls["redis"] or servers.redis_url or ""
+        if servers.migration_database_url:  # the embedded server's superuser, for refusal tests
+            urls["superuser"] = servers.migration_database_url.replace("khipu_owner@", "postgres@")
     upgrade(urls["migration"])
     asyncio.run(ensure_runtime_login(urls["migration"], urls["database"]))
     yield urls
     if servers:
         servers.stop()
+        shutil.rmtree(servers_home, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -71,6 +79,7 @@ def settings(server_urls: dict[str, str], tmp_path_factory: pytest.TempPathFacto
         argon2_time_cost=1,
         argon2_memory_kib=8192,
         base_domain="khipu.test",
+        trust_forwarded_for=True,  # throttling tests give each client its own address
     )
 
 

@@ -84,10 +84,10 @@ class RequestContextMiddleware:
             route = getattr(scope.get("route"), "path", None) or "unmatched"
             metrics.http_requests.labels(route, scope["method"], str(status)).inc()
             metrics.http_latency.labels(route).observe(elapsed)
+            log_context.bind(operation=f"{scope['method']} {route}")
             log.info(
                 "request",
                 extra={
-                    "operation": f"{scope['method']} {route}",
                     "path": scope["path"],
                     "status": status,
                     "duration_ms": round(elapsed * 1000, 2),
@@ -121,17 +121,38 @@ class BodySizeLimitMiddleware:
             await _send_problem(scope, send, _too_large(limit))
             return
         received = 0
+        exceeded = False
+        response_started = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            # Past the limit, the app is told the client went away (it stops reading), and the
+            # 413 is sent here: an exception raised inside `receive` would be reported by the
+            # framework as a malformed body instead.
+            nonlocal received, exceeded
+            if exceeded:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise _too_large(limit)
+                    exceeded = True
+                    return {"type": "http.disconnect"}
             return message
 
-        await self.app(scope, limited_receive, send)
+        async def guarded_send(message: Message) -> None:
+            nonlocal response_started
+            if exceeded:
+                return
+            response_started = response_started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not exceeded:
+                raise
+        if exceeded and not response_started:
+            await _send_problem(scope, send, _too_large(limit))
 
 
 def _too_large(limit: int) -> PayloadTooLarge:

@@ -25,6 +25,21 @@ _CONTEXT = {
     "operation": operation,
 }
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+_base_factory = logging.getLogRecordFactory()
+
+
+def _record_with_context(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    """Stamp the context onto every record when it is created, so any handler (and any later
+    formatting) sees the values of the request or job that logged it."""
+    record = _base_factory(*args, **kwargs)
+    for name, var in _CONTEXT.items():
+        value = var.get()
+        if value is not None and not hasattr(record, name):
+            setattr(record, name, value)
+    return record
+
+
+logging.setLogRecordFactory(_record_with_context)
 
 
 class JsonFormatter(logging.Formatter):
@@ -36,10 +51,6 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        for name, var in _CONTEXT.items():
-            value = var.get()
-            if value is not None:
-                entry[name] = value
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_"):
                 entry[key] = value

@@ -29,9 +29,15 @@ async def retry_after(redis: Redis, windows: list[Window]) -> int | None:
     return max(waits) if waits else None
 
 
+# INCR, and start the window's clock on the first failure (EXPIRE NX needs Redis 7; this
+# works on 6.2, the embedded server, and is atomic).
+_COUNT_FAILURE = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return count
+"""
+
+
 async def record_failure(redis: Redis, windows: list[Window]) -> None:
-    async with redis.pipeline(transaction=True) as pipe:
-        for window in windows:
-            pipe.incr(window.key)
-            pipe.expire(window.key, window.seconds, nx=True)
-        await pipe.execute()
+    for window in windows:
+        await redis.eval(_COUNT_FAILURE, 1, window.key, window.seconds)

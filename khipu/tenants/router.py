@@ -7,14 +7,38 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, status
 
-from khipu.auth.dependencies import ClientAddress, RuntimeDep, platform_admin
+from khipu.auth.dependencies import ClientAddress, RuntimeDep, SessionDep, platform_admin, require
 from khipu.core.pagination import Page, PageParams, page_params
+from khipu.core.permissions import Action, Principal
 from khipu.tenants import service
-from khipu.tenants.schemas import TenantCreate, TenantCreated, TenantRead, TenantUpdate
+from khipu.tenants.schemas import (
+    TenantCreate,
+    TenantCreated,
+    TenantProfile,
+    TenantRead,
+    TenantSettings,
+    TenantUpdate,
+)
 
 router = APIRouter(
     prefix="/api/v1/admin/tenants", tags=["platform admin"], dependencies=[Depends(platform_admin)]
 )
+own_tenant_router = APIRouter(prefix="/api/v1/tenant", tags=["tenant settings"])
+TenantAdmin = Annotated[Principal, Depends(require(Action.MANAGE_TENANT))]
+
+
+@own_tenant_router.get("", response_model=TenantProfile)
+async def get_own_tenant(admin: TenantAdmin, session: SessionDep) -> TenantProfile:
+    """The caller's tenant and its settings (tenant admins)."""
+    return await service.get_profile(session, admin.tenant_id)
+
+
+@own_tenant_router.patch("", response_model=TenantProfile)
+async def update_own_tenant(
+    data: TenantSettings, admin: TenantAdmin, session: SessionDep
+) -> TenantProfile:
+    """Set the monthly spending cap for paid engines, or the trusted Entra ID directory."""
+    return await service.update_settings(session, admin, data)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=TenantCreated)

@@ -46,6 +46,29 @@ class TenantUpdate(BaseModel):
     monthly_spending_cap_usd: float | None = Field(default=None, ge=0)
 
 
+class TenantSettings(BaseModel):
+    """What a tenant's own admin may set."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    monthly_spending_cap_usd: float | None = Field(
+        default=None, ge=0, description="Refuse paid synthesis once the month's estimate passes it."
+    )
+    entra_directory_id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="The Entra ID directory (tid) whose users may sign in to this tenant.",
+    )
+
+
+class TenantProfile(BaseModel):
+    id: UUID
+    name: str
+    subdomain: str
+    plan: Plan
+    settings: TenantSettings
+
+
 class TenantRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

@@ -8,18 +8,25 @@ from uuid import UUID, uuid4
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from khipu.core import audit
 from khipu.core import logging as log_context
 from khipu.core.db import Database
 from khipu.core.errors import Conflict, NotFound
 from khipu.core.models import utcnow
 from khipu.core.pagination import PageParams
-from khipu.core.permissions import Role
+from khipu.core.permissions import Principal, Role
 from khipu.core.runtime import Runtime
 from khipu.core.security import check_password_policy
 from khipu.core.tenancy import TenantRef
 from khipu.tenants import repository
 from khipu.tenants.models import PlatformAuditEntry, Tenant
-from khipu.tenants.schemas import TenantCreate, TenantUpdate
+from khipu.tenants.schemas import (
+    Plan,
+    TenantCreate,
+    TenantProfile,
+    TenantSettings,
+    TenantUpdate,
+)
 from khipu.users import service as users
 
 
@@ -46,6 +53,12 @@ async def lookup(db: Database, tenant_id: UUID | None, subdomain: str | None) ->
     async with db.transaction(None) as session:
         tenant = await repository.find(session, tenant_id=tenant_id, subdomain=subdomain)
         return as_ref(tenant) if tenant else None
+
+
+async def active_tenant_ids(db: Database) -> list[UUID]:
+    """For maintenance that must visit every tenant, one tenant context at a time."""
+    async with db.transaction(None) as session:
+        return await repository.all_ids(session, active_only=True)
 
 
 async def create_tenant(
@@ -107,6 +120,47 @@ async def update_tenant(
             **data.model_dump(mode="json", exclude_unset=True),
         )
     return tenant
+
+
+def profile(tenant: Tenant) -> TenantProfile:
+    known = {key: tenant.settings.get(key) for key in TenantSettings.model_fields}
+    return TenantProfile(
+        id=tenant.id,
+        name=tenant.name,
+        subdomain=tenant.subdomain,
+        plan=Plan(tenant.plan),
+        settings=TenantSettings.model_validate(known),
+    )
+
+
+async def get_profile(session: AsyncSession, tenant_id: UUID) -> TenantProfile:
+    tenant = await repository.get(session, tenant_id)
+    if tenant is None:
+        raise TenantNotFound(f"No tenant has the id {tenant_id}.")
+    return profile(tenant)
+
+
+async def update_settings(
+    session: AsyncSession, principal: Principal, data: TenantSettings
+) -> TenantProfile:
+    """A tenant admin changes its own tenant's settings (never another's: the id is the
+    principal's)."""
+    tenant = await repository.get(session, principal.tenant_id)
+    if tenant is None:
+        raise TenantNotFound(f"No tenant has the id {principal.tenant_id}.")
+    changes = data.model_dump(exclude_unset=True)
+    tenant.settings = {**tenant.settings, **changes}
+    tenant.updated_at = utcnow()
+    audit.record(
+        session,
+        tenant_id=tenant.id,
+        actor_id=principal.user_id,
+        action="tenant.settings",
+        target_type="tenant",
+        target_id=tenant.id,
+        **changes,
+    )
+    return profile(tenant)
 
 
 def _audit(

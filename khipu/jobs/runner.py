@@ -1,0 +1,248 @@
+"""Running a job inside an arq worker: tenant context, state transitions, heartbeats, progress.
+
+arq delivers at least once (a killed worker's job runs again), so a run first takes a Redis lock
+on the job (two copies never run at once), skips a job that already ended, and relies on the
+handler being idempotent: every handler says in its docstring what a re-run skips.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from khipu.core import logging as log_context
+from khipu.core import metrics
+from khipu.core.errors import KhipuError
+from khipu.core.models import utcnow
+from khipu.core.runtime import Runtime
+from khipu.jobs import repository
+from khipu.jobs.models import TERMINAL_STATUSES, Job
+from khipu.jobs.service import event_of, publish
+
+log = logging.getLogger("khipu.jobs")
+HEARTBEAT_SECONDS = 15.0
+LOCK_SECONDS = 60
+PROGRESS_INTERVAL_SECONDS = 0.5
+MAX_ATTEMPTS = 3
+
+
+class JobCancelled(Exception):
+    """Raised at a checkpoint when the job was asked to stop."""
+
+
+@dataclass
+class JobContext:
+    """What a handler gets: its job, the runtime, a tenant-scoped unit of work, progress."""
+
+    runtime: Runtime
+    job: Job
+    _last_progress: float = field(default=0.0, repr=False)
+
+    @property
+    def tenant_id(self) -> UUID:
+        return self.job.tenant_id
+
+    def transaction(self) -> contextlib.AbstractAsyncContextManager[AsyncSession]:
+        return self.runtime.db.transaction(self.job.tenant_id)
+
+    async def progress(self, fraction: float, *, force: bool = False) -> None:
+        """Record progress (0..1); throttled, and a checkpoint: raises JobCancelled if asked."""
+        now = time.monotonic()
+        if not force and now - self._last_progress < PROGRESS_INTERVAL_SECONDS:
+            return
+        self._last_progress = now
+        self.job.progress = max(0.0, min(1.0, fraction))
+        async with self.transaction() as session:
+            cancel = await session.scalar(
+                update(Job)
+                .where(Job.id == self.job.id)
+                .values(progress=self.job.progress, heartbeat_at=utcnow())
+                .returning(Job.cancel_requested)
+            )
+            if self.job.parent_id is not None:
+                await _refresh_parent_progress(session, self.job.parent_id)
+        await publish(self.runtime, self.job.id, event_of(self.job))
+        if cancel:
+            raise JobCancelled
+
+    async def checkpoint(self) -> None:
+        await self.progress(self.job.progress)
+
+
+Handler = Callable[[JobContext], Awaitable[dict[str, Any] | None]]
+
+
+@dataclass(frozen=True)
+class Task:
+    """A job kind the worker runs: its handler and its explicit time limit."""
+
+    kind: str
+    handler: Handler
+    timeout_seconds: int
+
+
+Aggregator = Callable[[list[Job]], dict[str, Any]]
+#: How a parent job's result is made from its children's, by parent kind.
+AGGREGATORS: dict[str, Aggregator] = {}
+
+
+async def _refresh_parent_progress(session: AsyncSession, parent_id: UUID) -> None:
+    average = select(func.avg(Job.progress)).where(Job.parent_id == parent_id).scalar_subquery()
+    await session.execute(
+        update(Job)
+        .where(Job.id == parent_id, Job.status.in_(("queued", "running")))
+        .values(progress=average)
+    )
+
+
+@contextlib.asynccontextmanager
+async def _job_lock(runtime: Runtime, job_id: str) -> AsyncIterator[Any]:
+    lock = runtime.redis.lock(f"khipu:job-lock:{job_id}", timeout=LOCK_SECONDS)
+    acquired = await lock.acquire(blocking=False)
+    try:
+        yield lock if acquired else None
+    finally:
+        if acquired:
+            with contextlib.suppress(Exception):
+                await lock.release()
+
+
+async def _heartbeat(runtime: Runtime, job: Job, lock: Any) -> None:
+    while True:
+        await asyncio.sleep(HEARTBEAT_SECONDS)
+        await lock.extend(LOCK_SECONDS, replace_ttl=True)
+        async with runtime.db.transaction(job.tenant_id) as session:
+            await session.execute(update(Job).where(Job.id == job.id).values(heartbeat_at=utcnow()))
+
+
+async def _begin(runtime: Runtime, tenant_id: UUID, job_id: UUID) -> Job | None:
+    async with runtime.db.transaction(tenant_id) as session:
+        job = await repository.get(session, job_id, for_update=True)
+        if job is None or job.status in TERMINAL_STATUSES:
+            return None
+        if job.cancel_requested:
+            job.status, job.finished_at = "cancelled", utcnow()
+            return None
+        job.status = "running"
+        job.started_at = job.started_at or utcnow()
+        job.heartbeat_at = utcnow()
+        job.error = None
+        return job
+
+
+async def finish(
+    runtime: Runtime,
+    tenant_id: UUID,
+    job_id: UUID,
+    *,
+    status: str,
+    result: dict[str, Any] | None = None,
+    error: str | None = None,
+) -> Job | None:
+    async with runtime.db.transaction(tenant_id) as session:
+        job = await repository.get(session, job_id, for_update=True)
+        if job is None or job.status in TERMINAL_STATUSES:
+            return None
+        job.status = status
+        job.finished_at = utcnow()
+        if status == "succeeded":
+            job.progress = 1.0
+            job.result = result
+        job.error = error[:4000] if error else None
+    await publish(runtime, job.id, event_of(job))
+    await metrics.count_job_transition(runtime.redis, kind=job.kind, status=status)
+    if job.parent_id is not None:
+        await complete_parent_if_done(runtime, tenant_id, job.parent_id)
+    return job
+
+
+async def complete_parent_if_done(runtime: Runtime, tenant_id: UUID, parent_id: UUID) -> None:
+    """When the last child ends, the parent ends: succeeded (with aggregated results) unless a
+    child failed or was cancelled."""
+    async with runtime.db.transaction(tenant_id) as session:
+        parent = await repository.get(session, parent_id, for_update=True)
+        if parent is None or parent.status in TERMINAL_STATUSES:
+            return
+        children = await repository.children(session, parent_id)
+        if any(child.status not in TERMINAL_STATUSES for child in children):
+            await _refresh_parent_progress(session, parent_id)
+            return
+        failed = [child for child in children if child.status == "failed"]
+        parent.finished_at = utcnow()
+        aggregate = AGGREGATORS.get(parent.kind)
+        parent.result = aggregate(children) if aggregate else None
+        if failed:
+            parent.status = "failed"
+            parent.error = "; ".join(sorted({child.error or "failed" for child in failed}))[:4000]
+        elif any(child.status == "cancelled" for child in children):
+            parent.status = "cancelled"
+        else:
+            parent.status, parent.progress = "succeeded", 1.0
+    await publish(runtime, parent.id, event_of(parent))
+    await metrics.count_job_transition(runtime.redis, kind=parent.kind, status=parent.status)
+
+
+async def run_job(runtime: Runtime, tenant: str, job_ref: str, handler: Handler) -> None:
+    tenant_id, job_id = UUID(tenant), UUID(job_ref)
+    async with _job_lock(runtime, job_ref) as lock:
+        if lock is None:
+            log.info("job already running elsewhere", extra={"job_id": job_ref})
+            return
+        job = await _begin(runtime, tenant_id, job_id)
+        if job is None:
+            return
+        log_context.bind(
+            tenant_id=tenant, user_id=None, operation=f"job {job.kind}", correlation_id=job_ref
+        )
+        await publish(runtime, job.id, event_of(job))
+        await metrics.count_job_transition(runtime.redis, kind=job.kind, status="running")
+        heartbeat = asyncio.create_task(_heartbeat(runtime, job, lock))
+        started = time.perf_counter()
+        try:
+            result = await handler(JobContext(runtime=runtime, job=job))
+        except JobCancelled:
+            await finish(runtime, tenant_id, job_id, status="cancelled")
+        except KhipuError as exc:
+            await finish(runtime, tenant_id, job_id, status="failed", error=exc.detail)
+        except asyncio.CancelledError:
+            # Worker shutdown or arq's timeout: leave it for the sweeper to run again.
+            await _mark_interrupted(runtime, tenant_id, job_id)
+            raise
+        except Exception as exc:
+            log.exception("job failed", extra={"job_id": job_ref})
+            await finish(
+                runtime,
+                tenant_id,
+                job_id,
+                status="failed",
+                error=f"Internal error ({type(exc).__name__}).",
+            )
+        else:
+            await finish(runtime, tenant_id, job_id, status="succeeded", result=result)
+        finally:
+            heartbeat.cancel()
+            log.info(
+                "job ended",
+                extra={
+                    "job_id": job_ref,
+                    "duration_ms": round((time.perf_counter() - started) * 1000),
+                },
+            )
+
+
+async def _mark_interrupted(runtime: Runtime, tenant_id: UUID, job_id: UUID) -> None:
+    """Clear the heartbeat, so the sweeper re-enqueues the job at its next pass."""
+    async with runtime.db.transaction(tenant_id) as session:
+        await session.execute(
+            update(Job).where(Job.id == job_id, Job.status == "running").values(heartbeat_at=None)
+        )
+    log.warning("job interrupted", extra={"job_id": str(job_id)})

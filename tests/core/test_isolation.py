@@ -1,0 +1,94 @@
+"""Every endpoint that takes an id, called by another tenant's admin with this tenant's ids:
+404 every time, and nothing changes. New routes must be added to ROUTE_BODIES to be covered."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from khipu.jobs import service as jobs
+from tests.support import TenantHandle
+
+#: (method, path template) -> JSON body to send (a valid one, so only isolation can refuse it).
+ROUTE_BODIES: dict[tuple[str, str], object] = {
+    ("GET", "/api/v1/users/{user_id}"): None,
+    ("PATCH", "/api/v1/users/{user_id}"): {"role": "admin"},
+    ("DELETE", "/api/v1/users/{user_id}"): None,
+    ("GET", "/api/v1/projects/{project_id}"): None,
+    ("PATCH", "/api/v1/projects/{project_id}"): {"title": "Taken over"},
+    ("DELETE", "/api/v1/projects/{project_id}"): None,
+    ("GET", "/api/v1/projects/{project_id}/members"): None,
+    ("POST", "/api/v1/projects/{project_id}/members"): "validator",
+    ("DELETE", "/api/v1/projects/{project_id}/members/{user_id}"): None,
+    ("GET", "/api/v1/projects/{project_id}/jobs"): None,
+    ("GET", "/api/v1/jobs/{job_id}"): None,
+    ("POST", "/api/v1/jobs/{job_id}/cancel"): None,
+    ("GET", "/api/v1/jobs/{job_id}/events"): None,
+}
+
+
+def routes_with_ids(app) -> set[tuple[str, str]]:
+    found = set()
+    for path, operations in app.openapi()["paths"].items():
+        if "{" in path and not path.startswith("/api/v1/admin/"):
+            found |= {(method.upper(), path) for method in operations}
+    return found
+
+
+def test_every_route_with_an_id_is_in_the_isolation_matrix(runtime, settings):
+    from khipu.app import create_app
+
+    missing = routes_with_ids(create_app(settings, runtime=runtime)) - set(ROUTE_BODIES)
+    assert not missing, f"add these routes to ROUTE_BODIES: {sorted(missing)}"
+
+
+@pytest.fixture
+async def victim(tenant: TenantHandle, runtime):
+    validator = await tenant.add_user("validator")
+    project = await tenant.add_project()
+    await tenant.assign(project["id"], validator)
+    async with runtime.db.transaction(uuid.UUID(tenant.id)) as session:
+        job, _ = await jobs.start_job(
+            session,
+            runtime,
+            tenant_id=uuid.UUID(tenant.id),
+            project_id=uuid.UUID(project["id"]),
+            kind="probe",
+            enqueue_after_commit=False,
+        )
+    return {
+        "project_id": project["id"],
+        "user_id": validator.id,
+        "job_id": str(job.id),
+        "validator": validator,
+    }
+
+
+async def snapshot(tenant: TenantHandle, ids: dict) -> dict:
+    return {
+        "project": (await tenant.get(f"/api/v1/projects/{ids['project_id']}")).json(),
+        "user": (await tenant.get(f"/api/v1/users/{ids['user_id']}")).json(),
+        "members": (await tenant.get(f"/api/v1/projects/{ids['project_id']}/members")).json(),
+        "job": (await tenant.get(f"/api/v1/jobs/{ids['job_id']}")).json(),
+    }
+
+
+async def test_another_tenants_admin_gets_404_everywhere_and_changes_nothing(
+    tenant, other_tenant, victim
+):
+    before = await snapshot(tenant, victim)
+    intruder_validator = await other_tenant.add_user("validator")
+    outcomes = {}
+    for (method, template), body in ROUTE_BODIES.items():
+        url = template.format(**victim)
+        if body == "validator":
+            body = {"user_id": intruder_validator.id}
+        response = await other_tenant.request(method, url, json=body)
+        outcomes[(method, template)] = response.status_code
+        assert response.headers["content-type"].startswith("application/problem+json"), (
+            method,
+            url,
+        )
+    assert set(outcomes.values()) == {404}, {k: v for k, v in outcomes.items() if v != 404}
+    assert await snapshot(tenant, victim) == before
