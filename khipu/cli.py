@@ -21,7 +21,7 @@ from khipu.config import Settings, get_settings
 from khipu.core.embedded import EmbeddedServers, load_or_create_secret, start_embedded
 from khipu.core.logging import configure_logging
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 
 def _prepare_environment(*, embedded: bool) -> EmbeddedServers | None:
@@ -86,11 +86,19 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     import uvicorn
 
     from khipu.app import create_app
 
+    # uvicorn re-raises the signal once it has shut down; turning it into SystemExit lets the
+    # `finally` below stop the worker and the embedded servers instead of dying mid-way.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    signal.signal(signal.SIGINT, _exit_on_signal)
     servers = _prepare_environment(embedded=True)
     worker: subprocess.Popen[bytes] | None = None
     try:

