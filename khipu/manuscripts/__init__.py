@@ -1,0 +1,1 @@
+"""Manuscripts: turning an uploaded book into chapters, paragraphs and speakable segments."""
