@@ -20,6 +20,7 @@ from khipu.core.http import (
 )
 from khipu.core.runtime import Runtime
 from khipu.jobs.router import router as jobs_router
+from khipu.manuscripts.router import router as manuscripts_router
 from khipu.projects.router import router as projects_router
 from khipu.tenants.router import own_tenant_router
 from khipu.tenants.router import router as tenants_router
@@ -32,6 +33,7 @@ ROUTERS = [
     auth_router,
     users_router,
     projects_router,
+    manuscripts_router,
     jobs_router,
 ]
 

@@ -33,6 +33,11 @@ class Project(TenantOwned, table=True):
     description: str | None = Field(default=None, max_length=5000)
     settings: dict[str, Any] = json_column()
     updated_at: datetime = timestamp()
+    # The cover image, checked by content on upload (JPEG or PNG).
+    cover_key: str | None = Field(default=None, max_length=300)
+    cover_format: str | None = Field(default=None, max_length=10)
+    cover_width: int | None = None
+    cover_height: int | None = None
 
 
 class ProjectMember(SQLModel, table=True):

@@ -5,15 +5,18 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, File, Header, UploadFile, status
+from fastapi.responses import StreamingResponse
 
 from khipu.auth.dependencies import PrincipalDep, RuntimeDep, SessionDep, require
+from khipu.core.downloads import blob_response
 from khipu.core.pagination import Page, PageParams, page_params
 from khipu.core.permissions import Action, Principal
 from khipu.projects import service
 from khipu.projects.dependencies import project_for
 from khipu.projects.models import Project
 from khipu.projects.schemas import (
+    CoverRead,
     MemberCreate,
     MemberRead,
     ProjectCreate,
@@ -66,6 +69,33 @@ async def delete_project(
 ) -> None:
     """Delete the project, its manuscripts, audio and packages."""
     await service.delete_project(session, runtime.blobs, principal, project)
+
+
+@router.put("/{project_id}/cover", response_model=CoverRead)
+async def put_cover(
+    project: Editable,
+    principal: PrincipalDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    file: Annotated[UploadFile, File(description="A JPEG or PNG image.")],
+) -> CoverRead:
+    """Set the cover art (checked by content; at most 20 MB and 50 megapixels)."""
+    project = await service.set_cover(session, runtime.blobs, principal, project, await file.read())
+    return CoverRead(
+        format=project.cover_format, width=project.cover_width, height=project.cover_height
+    )  # type: ignore[arg-type]
+
+
+@router.get("/{project_id}/cover", response_class=StreamingResponse)
+async def get_cover(
+    project: Readable,
+    runtime: RuntimeDep,
+    range_header: Annotated[str | None, Header(alias="Range")] = None,
+) -> StreamingResponse:
+    media_type = "image/png" if project.cover_format == "PNG" else "image/jpeg"
+    return await blob_response(
+        runtime.blobs, project.cover_key, media_type=media_type, range_header=range_header
+    )
 
 
 @router.get("/{project_id}/members", response_model=Page[MemberRead])

@@ -120,6 +120,12 @@ class ProjectRead(BaseModel):
     updated_at: datetime
 
 
+class CoverRead(BaseModel):
+    format: Literal["JPEG", "PNG"]
+    width: int
+    height: int
+
+
 class MemberCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

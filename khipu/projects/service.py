@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 from typing import Any
 from uuid import UUID
 
@@ -10,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from khipu.core import audit
 from khipu.core.db import after_commit
-from khipu.core.errors import Conflict, InvalidInput, NotFound
+from khipu.core.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from khipu.core.models import utcnow
 from khipu.core.pagination import PageParams
 from khipu.core.permissions import (
@@ -23,10 +25,14 @@ from khipu.core.permissions import (
     authorize_project,
 )
 from khipu.core.storage import BlobKeys, BlobStore
+from khipu.packaging.cover import MEDIA_TYPES as COVER_MEDIA_TYPES
+from khipu.packaging.cover import UnsupportedCover, inspect_cover
 from khipu.projects import repository
 from khipu.projects.models import Project, ProjectMember
 from khipu.projects.schemas import ProjectCreate, ProjectSettings, ProjectUpdate
 from khipu.users import service as users
+
+MAX_COVER_BYTES = 20 * 1024 * 1024
 
 
 class ProjectNotFound(NotFound):
@@ -235,6 +241,49 @@ async def unassign_validator(
         target_id=project.id,
         user_id=str(user_id),
     )
+
+
+class CoverTooLarge(PayloadTooLarge):
+    title = "Cover too large"
+
+
+async def set_cover(
+    session: AsyncSession, blobs: BlobStore, principal: Principal, project: Project, data: bytes
+) -> Project:
+    """Store a JPEG or PNG cover, checked by its content (not its name or declared type)."""
+    if len(data) > MAX_COVER_BYTES:
+        raise CoverTooLarge(f"A cover may be at most {MAX_COVER_BYTES:,} bytes.")
+    check = await asyncio.to_thread(
+        inspect_cover, data, min_side=1, require_square=False, require_jpeg=False
+    )
+    if check.format not in ("JPEG", "PNG") or not check.passed:
+        raise UnsupportedCover(
+            "The cover must be a readable JPEG or PNG image: " + "; ".join(check.problems)
+        )
+    previous = project.cover_key
+    suffix = "jpg" if check.format == "JPEG" else "png"
+    key = BlobKeys.project(
+        project.tenant_id, project.id, "cover", f"{hashlib.sha256(data).hexdigest()[:32]}.{suffix}"
+    )
+    await blobs.put_bytes(key, data, content_type=COVER_MEDIA_TYPES[check.format])
+    project.cover_key, project.cover_format = key, check.format
+    project.cover_width, project.cover_height = check.width, check.height
+    project.updated_at = utcnow()
+    audit.record(
+        session,
+        tenant_id=principal.tenant_id,
+        actor_id=principal.user_id,
+        action="project.cover",
+        target_type="project",
+        target_id=project.id,
+    )
+    if previous and previous != key:
+
+        async def delete_previous() -> None:
+            await blobs.delete_prefix(previous)
+
+        after_commit(session, delete_previous)
+    return project
 
 
 async def list_members(

@@ -8,9 +8,14 @@ import uuid
 import pytest
 
 from khipu.jobs import service as jobs
+from tests.manuscripts.builders import png_bytes
 from tests.support import TenantHandle
 
-#: (method, path template) -> JSON body to send (a valid one, so only isolation can refuse it).
+STORY = "Chapter 1\n\n“Hello,” said Anne.\n\nChapter 2\n\nIt rained.\n".encode()
+PNG = png_bytes()
+
+#: (method, path template) -> body to send: None, JSON, ("file", bytes) for uploads, or
+#: "validator" (one of the intruder's own validators). Valid bodies, so only isolation refuses.
 ROUTE_BODIES: dict[tuple[str, str], object] = {
     ("GET", "/api/v1/users/{user_id}"): None,
     ("PATCH", "/api/v1/users/{user_id}"): {"role": "admin"},
@@ -22,6 +27,17 @@ ROUTE_BODIES: dict[tuple[str, str], object] = {
     ("POST", "/api/v1/projects/{project_id}/members"): "validator",
     ("DELETE", "/api/v1/projects/{project_id}/members/{user_id}"): None,
     ("GET", "/api/v1/projects/{project_id}/jobs"): None,
+    ("PUT", "/api/v1/projects/{project_id}/cover"): ("file", PNG),
+    ("GET", "/api/v1/projects/{project_id}/cover"): None,
+    ("POST", "/api/v1/projects/{project_id}/manuscript"): ("file", STORY),
+    ("GET", "/api/v1/projects/{project_id}/manuscripts"): None,
+    ("GET", "/api/v1/projects/{project_id}/manuscripts/{manuscript_id}/file"): None,
+    ("GET", "/api/v1/projects/{project_id}/chapters"): None,
+    ("PATCH", "/api/v1/chapters/{chapter_id}"): {"title": "Renamed", "included": False},
+    ("GET", "/api/v1/chapters/{chapter_id}/segments"): None,
+    ("PATCH", "/api/v1/segments/{segment_id}"): {"text": "Rewritten."},
+    ("GET", "/api/v1/projects/{project_id}/lexicon"): None,
+    ("PUT", "/api/v1/projects/{project_id}/lexicon"): [{"grapheme": "Anne", "alias": "Ann"}],
     ("GET", "/api/v1/jobs/{job_id}"): None,
     ("POST", "/api/v1/jobs/{job_id}/cancel"): None,
     ("GET", "/api/v1/jobs/{job_id}/events"): None,
@@ -48,6 +64,13 @@ async def victim(tenant: TenantHandle, runtime):
     validator = await tenant.add_user("validator")
     project = await tenant.add_project()
     await tenant.assign(project["id"], validator)
+    url = f"/api/v1/projects/{project['id']}"
+    upload = await tenant.post(f"{url}/manuscript", files={"file": ("s.txt", STORY, "text/plain")})
+    assert upload.status_code == 201
+    assert (await tenant.put(f"{url}/cover", files={"file": ("c.png", PNG, "image/png")})).is_success
+    assert (await tenant.put(f"{url}/lexicon", json=[{"grapheme": "Anne", "phoneme": "æn"}])).is_success
+    chapter = (await tenant.get(f"{url}/chapters")).json()["items"][0]
+    segment = (await tenant.get(f"/api/v1/chapters/{chapter['id']}/segments")).json()["items"][1]
     async with runtime.db.transaction(uuid.UUID(tenant.id)) as session:
         job, _ = await jobs.start_job(
             session,
@@ -61,17 +84,27 @@ async def victim(tenant: TenantHandle, runtime):
         "project_id": project["id"],
         "user_id": validator.id,
         "job_id": str(job.id),
-        "validator": validator,
+        "manuscript_id": upload.json()["manuscript_id"],
+        "chapter_id": chapter["id"],
+        "segment_id": segment["id"],
     }
 
 
 async def snapshot(tenant: TenantHandle, ids: dict) -> dict:
-    return {
-        "project": (await tenant.get(f"/api/v1/projects/{ids['project_id']}")).json(),
-        "user": (await tenant.get(f"/api/v1/users/{ids['user_id']}")).json(),
-        "members": (await tenant.get(f"/api/v1/projects/{ids['project_id']}/members")).json(),
-        "job": (await tenant.get(f"/api/v1/jobs/{ids['job_id']}")).json(),
+    project = f"/api/v1/projects/{ids['project_id']}"
+    reads = {
+        "project": project,
+        "user": f"/api/v1/users/{ids['user_id']}",
+        "members": f"{project}/members",
+        "job": f"/api/v1/jobs/{ids['job_id']}",
+        "manuscripts": f"{project}/manuscripts",
+        "chapters": f"{project}/chapters",
+        "segments": f"/api/v1/chapters/{ids['chapter_id']}/segments",
+        "lexicon": f"{project}/lexicon",
     }
+    state = {name: (await tenant.get(url)).json() for name, url in reads.items()}
+    state["cover"] = (await tenant.get(f"{project}/cover")).content
+    return state
 
 
 async def test_another_tenants_admin_gets_404_everywhere_and_changes_nothing(
@@ -84,7 +117,10 @@ async def test_another_tenants_admin_gets_404_everywhere_and_changes_nothing(
         url = template.format(**victim)
         if body == "validator":
             body = {"user_id": intruder_validator.id}
-        response = await other_tenant.request(method, url, json=body)
+        if isinstance(body, tuple):
+            response = await other_tenant.request(method, url, files={"file": ("f.bin", body[1])})
+        else:
+            response = await other_tenant.request(method, url, json=body)
         outcomes[(method, template)] = response.status_code
         assert response.headers["content-type"].startswith("application/problem+json"), (
             method,
