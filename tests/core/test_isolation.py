@@ -67,8 +67,9 @@ async def victim(tenant: TenantHandle, runtime):
     url = f"/api/v1/projects/{project['id']}"
     upload = await tenant.post(f"{url}/manuscript", files={"file": ("s.txt", STORY, "text/plain")})
     assert upload.status_code == 201
-    assert (await tenant.put(f"{url}/cover", files={"file": ("c.png", PNG, "image/png")})).is_success
-    assert (await tenant.put(f"{url}/lexicon", json=[{"grapheme": "Anne", "phoneme": "æn"}])).is_success
+    cover = await tenant.put(f"{url}/cover", files={"file": ("c.png", PNG, "image/png")})
+    lexicon = await tenant.put(f"{url}/lexicon", json=[{"grapheme": "Anne", "phoneme": "æn"}])
+    assert cover.is_success and lexicon.is_success
     chapter = (await tenant.get(f"{url}/chapters")).json()["items"][0]
     segment = (await tenant.get(f"/api/v1/chapters/{chapter['id']}/segments")).json()["items"][1]
     async with runtime.db.transaction(uuid.UUID(tenant.id)) as session:
