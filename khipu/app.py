@@ -9,6 +9,8 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from khipu import __version__
+from khipu.analytics.router import router as analytics_router
+from khipu.audio.router import router as audio_router
 from khipu.auth.router import router as auth_router
 from khipu.config import Settings, get_settings
 from khipu.core import ops
@@ -34,7 +36,9 @@ ROUTERS = [
     users_router,
     projects_router,
     manuscripts_router,
+    audio_router,
     jobs_router,
+    analytics_router,
 ]
 
 #: Routes that take file uploads get the upload limit (plus multipart overhead); others 1 MB.

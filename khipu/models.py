@@ -1,6 +1,9 @@
 """Imports every module's tables so the metadata (migrations, tests) sees them all."""
 
+from khipu.analytics.models import UsageEvent
+from khipu.audio.models import Review
 from khipu.auth.models import RefreshToken
+from khipu.characters.models import Character
 from khipu.core.audit import AuditEntry
 from khipu.jobs.models import Job
 from khipu.manuscripts.models import Chapter, Lexicon, Manuscript, Segment
@@ -11,6 +14,7 @@ from khipu.users.models import User
 __all__ = [
     "AuditEntry",
     "Chapter",
+    "Character",
     "Job",
     "Lexicon",
     "Manuscript",
@@ -18,7 +22,9 @@ __all__ = [
     "Project",
     "ProjectMember",
     "RefreshToken",
+    "Review",
     "Segment",
     "Tenant",
+    "UsageEvent",
     "User",
 ]

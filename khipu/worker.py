@@ -11,12 +11,13 @@ from typing import Any
 from arq import cron
 from arq.worker import Function, func
 
+from khipu.audio import tasks as audio_tasks
 from khipu.config import Settings, get_settings
 from khipu.core.runtime import Runtime, arq_redis_settings
 from khipu.jobs.runner import Task, run_job
 from khipu.jobs.tasks import sweep_stale_jobs
 
-TASKS: list[Task] = []
+TASKS: list[Task] = [*audio_tasks.TASKS]
 
 
 def _arq_function(task: Task) -> Function:

@@ -8,6 +8,7 @@ gets its own tenant, so tests never see each other's data.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import socket
@@ -195,3 +196,21 @@ def azurite() -> Iterator[str]:
     process.terminate()
     process.wait(timeout=10)
     shutil.rmtree(location, ignore_errors=True)
+
+
+@pytest.fixture
+async def worker(runtime: Runtime, settings: Settings) -> AsyncIterator[object]:
+    """A real arq worker in this event loop, sharing the session's runtime (its own Redis pool)."""
+    from arq.worker import Worker
+
+    from khipu.worker import worker_settings
+
+    arq_worker = Worker(
+        **worker_settings(settings, ctx={"runtime": runtime}, handle_signals=False, poll_delay=0.05)
+    )
+    task = asyncio.create_task(arq_worker.async_run())
+    yield arq_worker
+    await arq_worker.close()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import uuid
 from dataclasses import dataclass, field
@@ -106,6 +107,35 @@ class TenantHandle:
             f"/api/v1/projects/{project_id}/members", json={"user_id": validator.id}
         )
         assert response.status_code == 201, response.text
+
+
+TERMINAL = {"succeeded", "failed", "cancelled"}
+
+
+async def wait_for_job(
+    tenant: TenantHandle, job_id: str, *, within: float = 300
+) -> dict[str, Any]:
+    """Poll the job until it ends; return its final state."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        job = (await tenant.get(f"/api/v1/jobs/{job_id}")).json()
+        if job["status"] in TERMINAL:
+            return job
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"job {job_id} did not finish: {job}")
+        await asyncio.sleep(0.2)
+
+
+async def all_items(tenant: TenantHandle, url: str, **params: Any) -> list[dict[str, Any]]:
+    """Every item of a paginated list."""
+    items: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        query = {"limit": 500, **params, **({"cursor": cursor} if cursor else {})}
+        page = (await tenant.get(url, params=query)).json()
+        items += page["items"]
+        if not (cursor := page["next_cursor"]):
+            return items
 
 
 class TenantFactory:

@@ -3,7 +3,8 @@ per API process or worker and handed to requests and jobs."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 from arq import create_pool
@@ -36,6 +37,8 @@ class Runtime:
     tokens: AccessTokens
     passwords: PasswordHashing
     entra: EntraTokenValidator | None
+    #: Long-lived objects a module creates on first use in this process (e.g. TTS engines).
+    services: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:

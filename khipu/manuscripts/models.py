@@ -70,6 +70,8 @@ class Segment(TenantOwned, table=True):
     __table_args__ = (
         tenant_fk("project_id", "projects"),
         tenant_fk("chapter_id", "chapters"),
+        # PostgreSQL 15+: on delete, clear only the speaker, not the tenant column of the key.
+        tenant_fk("character_id", "characters", ondelete="SET NULL (character_id)"),
         Index(None, "tenant_id", "chapter_id", "position"),
         Index(None, "tenant_id", "project_id", "status"),
     )

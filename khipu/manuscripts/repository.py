@@ -48,8 +48,13 @@ async def insert_rows(session: AsyncSession, model: type, rows: Sequence[dict[st
         await session.execute(insert(model), list(rows))
 
 
-async def get_chapter(session: AsyncSession, chapter_id: UUID) -> Chapter | None:
-    return (await session.scalars(select(Chapter).where(Chapter.id == chapter_id))).one_or_none()
+async def get_chapter(
+    session: AsyncSession, chapter_id: UUID, *, for_update: bool = False
+) -> Chapter | None:
+    statement = select(Chapter).where(Chapter.id == chapter_id)
+    if for_update:
+        statement = statement.with_for_update()
+    return (await session.scalars(statement)).one_or_none()
 
 
 async def list_chapters(

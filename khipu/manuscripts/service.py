@@ -309,6 +309,23 @@ async def segments_of_project(
     return await repository.segments_of_project(session, project_id, included_only=included_only)
 
 
+async def get_chapter(
+    session: AsyncSession, chapter_id: UUID, *, for_update: bool = False
+) -> Chapter:
+    """For jobs, which run in the tenant's context without a principal."""
+    chapter = await repository.get_chapter(session, chapter_id, for_update=for_update)
+    if chapter is None:
+        raise ChapterNotFound(f"No chapter has the id {chapter_id}.")
+    return chapter
+
+
+async def get_segment(
+    session: AsyncSession, segment_id: UUID, *, for_update: bool = False
+) -> Segment | None:
+    """For jobs: None when the segment is gone (a new manuscript replaced it)."""
+    return await repository.get_segment(session, segment_id, for_update=for_update)
+
+
 async def get_segment_for(
     session: AsyncSession,
     principal: Principal,

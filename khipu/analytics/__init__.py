@@ -1,0 +1,1 @@
+"""Analytics: usage (characters synthesised, LLM tokens) and its estimated cost."""

@@ -1,0 +1,189 @@
+"""Starting synthesis, listening, reviews, and the voice catalogue.
+
+A synthesis is a parent job with one child per chapter; the API answers at once (202) and the
+workers do the rest. The spending cap is checked here (for what the request would cost) and again
+by the workers as they spend.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from khipu.analytics import service as analytics
+from khipu.audio import repository, voices
+from khipu.audio.engines import TTSEngine, VoiceInfo, synthesize_with_retries
+from khipu.audio.models import Review
+from khipu.audio.schemas import ReviewCreate, VoicePreview
+from khipu.characters import service as characters
+from khipu.core.errors import Conflict, InvalidInput
+from khipu.core.pagination import PageParams
+from khipu.core.permissions import Principal
+from khipu.core.runtime import Runtime
+from khipu.jobs import service as jobs
+from khipu.jobs.models import Job
+from khipu.manuscripts import service as manuscripts
+from khipu.manuscripts.models import Segment
+from khipu.projects.models import Project
+from khipu.tenants import service as tenants
+
+SYNTHESIS = "synthesis"
+SYNTHESIS_CHAPTER = "synthesis_chapter"
+
+
+class NothingToSynthesize(Conflict):
+    title = "Nothing to synthesise"
+
+
+class NothingToReview(Conflict):
+    title = "Nothing to review yet"
+
+
+class UnknownChapters(InvalidInput):
+    title = "Unknown chapters"
+
+
+async def start_synthesis(
+    session: AsyncSession,
+    runtime: Runtime,
+    principal: Principal,
+    project: Project,
+    chapter_ids: list[UUID] | None,
+) -> Job:
+    """The running synthesis of the project if there is one; else a new parent job with a child
+    job per chapter, enqueued once this transaction commits."""
+    chapters = await manuscripts.chapters_of(session, project.id, included_only=chapter_ids is None)
+    if chapter_ids is not None:
+        wanted = set(chapter_ids)
+        unknown = wanted - {c.id for c in chapters}
+        if unknown:
+            raise UnknownChapters(
+                f"Not chapters of this project: {', '.join(sorted(map(str, unknown)))}."
+            )
+        chapters = [c for c in chapters if c.id in wanted]
+    if not chapters:
+        raise NothingToSynthesize(
+            "There is nothing to synthesise: upload a manuscript or include a chapter."
+        )
+    await _check_spending_cap(session, runtime, project, chapters=[c.id for c in chapters])
+    parent, created = await jobs.start_job(
+        session,
+        runtime,
+        tenant_id=project.tenant_id,
+        project_id=project.id,
+        kind=SYNTHESIS,
+        params={"chapter_ids": [str(c.id) for c in chapters]},
+        created_by=principal.user_id,
+        enqueue_after_commit=False,
+    )
+    if created:
+        for chapter in chapters:
+            await jobs.start_job(
+                session,
+                runtime,
+                tenant_id=project.tenant_id,
+                project_id=project.id,
+                kind=SYNTHESIS_CHAPTER,
+                scope=f"chapter:{chapter.id}",
+                params={"chapter_id": str(chapter.id)},
+                created_by=principal.user_id,
+                parent_id=parent.id,
+            )
+    return parent
+
+
+async def _check_spending_cap(
+    session: AsyncSession, runtime: Runtime, project: Project, *, chapters: list[UUID]
+) -> None:
+    """Estimate what the pending segments would cost with the voices cast, and refuse (402) if
+    the tenant's monthly cap would be passed. Free engines (Piper) cost nothing."""
+    cap = (await tenants.get_profile(session, project.tenant_id)).settings.monthly_spending_cap_usd
+    narrator = voices.narrator_voice(runtime, project.settings, project.language)
+    voices.engine_for(runtime, narrator.engine)
+    if cap is None:
+        return
+    cast = await characters.cast_voices(session, project.id)
+    estimate = Decimal(0)
+    for segment in await manuscripts.segments_of_project(session, project.id, included_only=False):
+        if segment.chapter_id in chapters and segment.audio_key is None:
+            voice = voices.voice_for_segment(
+                kind=segment.kind, character_id=segment.character_id, narrator=narrator, cast=cast
+            )
+            estimate += analytics.tts_cost(runtime.settings, voice.engine, len(segment.text))
+    await analytics.check_spending_cap(session, cap, additional=estimate)
+
+
+async def review_segment(
+    session: AsyncSession, principal: Principal, segment: Segment, data: ReviewCreate
+) -> Review:
+    """Record a verdict on the segment's current audio; its status follows the latest review."""
+    if segment.audio_key is None:
+        raise NothingToReview("This segment has no audio yet; synthesise it before reviewing.")
+    review = Review(
+        tenant_id=segment.tenant_id,
+        project_id=segment.project_id,
+        segment_id=segment.id,
+        reviewer_id=principal.user_id,
+        verdict=data.verdict,
+        comment=data.comment,
+        segment_revision=segment.revision,
+    )
+    session.add(review)
+    segment.status = data.verdict
+    await session.flush()
+    return review
+
+
+async def list_reviews(
+    session: AsyncSession, segment: Segment, params: PageParams
+) -> tuple[list[Review], str | None]:
+    return await repository.list_reviews(session, segment.id, params)
+
+
+def catalogue(
+    runtime: Runtime, *, engine: str | None, locale: str | None, gender: str | None
+) -> list[VoiceInfo]:
+    found = []
+    for name, tts in sorted(voices.engines(runtime).items()):
+        if engine and name != engine:
+            continue
+        for voice in tts.voices():
+            if locale and not voice.locale.lower().startswith(locale.lower()):
+                continue
+            if gender and voice.gender != gender:
+                continue
+            found.append(voice)
+    return found
+
+
+async def preview(
+    session: AsyncSession, runtime: Runtime, principal: Principal, data: VoicePreview
+) -> bytes:
+    """Speak a short text in a voice (not cached); paid engines count against the cap."""
+    voice = voices.validate_choice(runtime, data.choice())
+    engine = voices.engine_for(runtime, voice.engine)
+    cost = analytics.tts_cost(runtime.settings, voice.engine, len(data.text))
+    if cost:
+        cap = (
+            await tenants.get_profile(session, principal.tenant_id)
+        ).settings.monthly_spending_cap_usd
+        await analytics.check_spending_cap(session, cap, additional=cost)
+    payload = engine.payload(data.text, voice, language=_locale_of(engine, voice.voice_id))
+    audio = await synthesize_with_retries(engine, payload, voice)
+    analytics.record_usage(
+        session,
+        tenant_id=principal.tenant_id,
+        project_id=None,
+        kind="tts",
+        engine=voice.engine,
+        characters=len(data.text),
+        cost=cost,
+    )
+    return audio.wav
+
+
+def _locale_of(engine: TTSEngine, voice_id: str) -> str:
+    info = engine.voice_info(voice_id)
+    return info.locale if info else "en-US"
