@@ -1,0 +1,1 @@
+"""Characters: detecting who speaks in a manuscript and casting a voice to each of them."""
