@@ -7,6 +7,7 @@ from khipu.characters.models import Character
 from khipu.core.audit import AuditEntry
 from khipu.jobs.models import Job
 from khipu.manuscripts.models import Chapter, Lexicon, Manuscript, Segment
+from khipu.packaging.models import Package
 from khipu.projects.models import Project, ProjectMember
 from khipu.tenants.models import PlatformAuditEntry, Tenant
 from khipu.users.models import User
@@ -18,6 +19,7 @@ __all__ = [
     "Job",
     "Lexicon",
     "Manuscript",
+    "Package",
     "PlatformAuditEntry",
     "Project",
     "ProjectMember",
