@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from khipu.core.permissions import MATRIX, Action, Principal, ProjectRelation, Role, reaches
 from tests.support import TenantHandle, UserHandle
@@ -36,21 +37,56 @@ PROBES: dict[Action, Probe] = {
     Action.EDIT_PROJECT: Probe(
         True, lambda t, u, p: t.patch(f"/api/v1/projects/{p}", json={"genre": "Drama"}, as_user=u)
     ),
+    Action.PRODUCE: Probe(
+        True, lambda t, u, p: t.post(f"/api/v1/projects/{p}/synthesis", json={}, as_user=u)
+    ),
+    Action.REVIEW: Probe(True, lambda t, u, p: review_first_segment(t, u, p)),
+    Action.VIEW_COSTS: Probe(
+        True, lambda t, u, p: t.get(f"/api/v1/analytics/costs?project_id={p}", as_user=u)
+    ),
 }
+
+
+async def review_first_segment(
+    tenant: TenantHandle, user: UserHandle, project_id: str
+) -> httpx.Response:
+    chapter = (await tenant.get(f"/api/v1/projects/{project_id}/chapters")).json()["items"][0]
+    segment = (await tenant.get(f"/api/v1/chapters/{chapter['id']}/segments")).json()["items"][0]
+    return await tenant.post(
+        f"/api/v1/segments/{segment['id']}/reviews", json={"verdict": "approved"}, as_user=user
+    )
 
 
 def test_every_action_of_the_matrix_has_a_probe():
     assert set(PROBES) == set(MATRIX), f"add probes for {set(MATRIX) - set(PROBES)}"
 
 
+async def give_it_audio(tenant: TenantHandle, runtime, project_id: str) -> None:
+    """A manuscript whose first segment has audio, so reviews have something to judge (the
+    audio's content does not matter to permissions)."""
+    upload = await tenant.post(
+        f"/api/v1/projects/{project_id}/manuscript",
+        files={"file": ("s.txt", "Chapter 1\n\nHello.\n".encode())},
+    )
+    assert upload.status_code == 201
+    async with runtime.db.transaction(uuid.UUID(tenant.id)) as session:
+        await session.execute(
+            text(
+                "update segments set audio_key = repeat('a', 64), status = 'synthesized' where project_id = :p"
+            ),
+            {"p": project_id},
+        )
+
+
 @pytest.fixture
-async def cast(tenant: TenantHandle):
+async def cast(tenant: TenantHandle, runtime):
     creator = await tenant.add_user("creator")
     other_creator = await tenant.add_user("creator")
     validator = await tenant.add_user("validator")
     other_validator = await tenant.add_user("validator")
     project = await tenant.add_project(owner=creator)
     await tenant.assign(project["id"], validator)
+    await give_it_audio(tenant, runtime, project["id"])
     return {
         # name: (user, role, owns the project, assigned to it)
         "admin": (tenant.admin, Role.ADMIN, False, False),
