@@ -91,8 +91,11 @@ class Settings(BaseSettings):
 
     # Jobs.
     job_timeout_seconds: int = 1800
-    job_stale_after_seconds: int = 1860
-    sweeper_interval_seconds: int = 60
+    #: A running job proves it is alive this often; its lock lasts 4 beats, and the sweeper
+    #: re-enqueues a job whose last beat is older than `job_stale_after_seconds`.
+    job_heartbeat_seconds: float = 15.0
+    job_stale_after_seconds: int = 90
+    sweeper_interval_seconds: int = 30
     worker_max_jobs: int = 4
 
     @field_validator("cors_origins", mode="before")

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+from arq.worker import Retry
+from redis.exceptions import LockError
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,8 +31,7 @@ from khipu.jobs.models import TERMINAL_STATUSES, Job
 from khipu.jobs.service import event_of, publish
 
 log = logging.getLogger("khipu.jobs")
-HEARTBEAT_SECONDS = 15.0
-LOCK_SECONDS = 60
+LOCK_BEATS = 4  # a lock outlives a few missed heartbeats, not a dead worker
 PROGRESS_INTERVAL_SECONDS = 0.5
 MAX_ATTEMPTS = 3
 
@@ -104,9 +105,13 @@ async def _refresh_parent_progress(session: AsyncSession, parent_id: UUID) -> No
     )
 
 
+def _lock_seconds(runtime: Runtime) -> float:
+    return LOCK_BEATS * runtime.settings.job_heartbeat_seconds
+
+
 @contextlib.asynccontextmanager
 async def _job_lock(runtime: Runtime, job_id: str) -> AsyncIterator[Any]:
-    lock = runtime.redis.lock(f"khipu:job-lock:{job_id}", timeout=LOCK_SECONDS)
+    lock = runtime.redis.lock(f"khipu:job-lock:{job_id}", timeout=_lock_seconds(runtime))
     acquired = await lock.acquire(blocking=False)
     try:
         yield lock if acquired else None
@@ -116,10 +121,18 @@ async def _job_lock(runtime: Runtime, job_id: str) -> AsyncIterator[Any]:
                 await lock.release()
 
 
+class LockLost(Exception):
+    """The job's lock expired (a stall longer than its lease) and may belong to another copy."""
+
+
 async def _heartbeat(runtime: Runtime, job: Job, lock: Any) -> None:
+    """Extend the lock and stamp the row every beat; raise LockLost if the lock is gone."""
     while True:
-        await asyncio.sleep(HEARTBEAT_SECONDS)
-        await lock.extend(LOCK_SECONDS, replace_ttl=True)
+        await asyncio.sleep(runtime.settings.job_heartbeat_seconds)
+        try:
+            await lock.extend(_lock_seconds(runtime), replace_ttl=True)
+        except LockError as exc:
+            raise LockLost from exc
         async with runtime.db.transaction(job.tenant_id) as session:
             await session.execute(update(Job).where(Job.id == job.id).values(heartbeat_at=utcnow()))
 
@@ -195,8 +208,10 @@ async def run_job(runtime: Runtime, tenant: str, job_ref: str, handler: Handler)
     tenant_id, job_id = UUID(tenant), UUID(job_ref)
     async with _job_lock(runtime, job_ref) as lock:
         if lock is None:
-            log.info("job already running elsewhere", extra={"job_id": job_ref})
-            return
+            # Another copy holds the lock: it is running, or it died and its lock has not yet
+            # expired. Come back when it would have.
+            log.info("job locked elsewhere; retrying later", extra={"job_id": job_ref})
+            raise Retry(defer=_lock_seconds(runtime))
         job = await _begin(runtime, tenant_id, job_id)
         if job is None:
             return
@@ -205,31 +220,10 @@ async def run_job(runtime: Runtime, tenant: str, job_ref: str, handler: Handler)
         )
         await publish(runtime, job.id, event_of(job))
         await metrics.count_job_transition(runtime.redis, kind=job.kind, status="running")
-        heartbeat = asyncio.create_task(_heartbeat(runtime, job, lock))
         started = time.perf_counter()
         try:
-            result = await handler(JobContext(runtime=runtime, job=job))
-        except JobCancelled:
-            await finish(runtime, tenant_id, job_id, status="cancelled")
-        except KhipuError as exc:
-            await finish(runtime, tenant_id, job_id, status="failed", error=exc.detail)
-        except asyncio.CancelledError:
-            # Worker shutdown or arq's timeout: leave it for the sweeper to run again.
-            await _mark_interrupted(runtime, tenant_id, job_id)
-            raise
-        except Exception as exc:
-            log.exception("job failed", extra={"job_id": job_ref})
-            await finish(
-                runtime,
-                tenant_id,
-                job_id,
-                status="failed",
-                error=f"Internal error ({type(exc).__name__}).",
-            )
-        else:
-            await finish(runtime, tenant_id, job_id, status="succeeded", result=result)
+            await _supervise(runtime, job, lock, handler)
         finally:
-            heartbeat.cancel()
             log.info(
                 "job ended",
                 extra={
@@ -237,6 +231,46 @@ async def run_job(runtime: Runtime, tenant: str, job_ref: str, handler: Handler)
                     "duration_ms": round((time.perf_counter() - started) * 1000),
                 },
             )
+
+
+async def _supervise(runtime: Runtime, job: Job, lock: Any, handler: Handler) -> None:
+    """Run the handler beside its heartbeat and record how it ended. If the heartbeat loses the
+    lock, this copy stops and leaves the row to the copy that holds it now."""
+    tenant_id, job_id = job.tenant_id, job.id
+    work = asyncio.create_task(handler(JobContext(runtime=runtime, job=job)))
+    heartbeat = asyncio.create_task(_heartbeat(runtime, job, lock))
+    try:
+        await asyncio.wait({work, heartbeat}, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        # Worker shutdown or arq's timeout: leave it for the sweeper to run again.
+        work.cancel()
+        await asyncio.gather(work, return_exceptions=True)
+        await _mark_interrupted(runtime, tenant_id, job_id)
+        raise
+    finally:
+        heartbeat.cancel()
+    if not work.done():
+        work.cancel()
+        await asyncio.gather(work, return_exceptions=True)
+        log.warning("lost the job lock; another copy carries on", extra={"job_id": str(job_id)})
+        return
+    try:
+        result = work.result()
+    except JobCancelled:
+        await finish(runtime, tenant_id, job_id, status="cancelled")
+    except KhipuError as exc:
+        await finish(runtime, tenant_id, job_id, status="failed", error=exc.detail)
+    except Exception as exc:
+        log.exception("job failed", extra={"job_id": str(job_id)})
+        await finish(
+            runtime,
+            tenant_id,
+            job_id,
+            status="failed",
+            error=f"Internal error ({type(exc).__name__}).",
+        )
+    else:
+        await finish(runtime, tenant_id, job_id, status="succeeded", result=result)
 
 
 async def _mark_interrupted(runtime: Runtime, tenant_id: UUID, job_id: UUID) -> None:
