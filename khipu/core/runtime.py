@@ -77,6 +77,11 @@ class Runtime:
         )
 
     async def close(self) -> None:
+        for service in self.services.values():
+            for part in service.values() if isinstance(service, dict) else (service,):
+                aclose = getattr(part, "aclose", None)
+                if aclose is not None:
+                    await aclose()
         await self.blobs.close()
         await self.redis.aclose()
         await self.db.dispose()

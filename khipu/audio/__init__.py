@@ -1,0 +1,1 @@
+"""Audio production: TTS engines, chapter stitching and mastering, loudness measurement."""

@@ -1,0 +1,55 @@
+"""Engine test fixtures: the local Azure Speech and OpenAI fakes, started once per session."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from khipu.audio.engines import PiperEngine
+from tests.fakes.azure_speech import FakeAzureSpeech
+from tests.fakes.openai_api import FakeOpenAI
+
+
+@pytest.fixture(scope="session")
+async def azure_speech_service() -> AsyncIterator[FakeAzureSpeech]:
+    async with FakeAzureSpeech() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_azure(azure_speech_service: FakeAzureSpeech) -> FakeAzureSpeech:
+    azure_speech_service.reset()
+    return azure_speech_service
+
+
+@pytest.fixture(scope="session")
+async def openai_service() -> AsyncIterator[FakeOpenAI]:
+    async with FakeOpenAI() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_openai(openai_service: FakeOpenAI) -> FakeOpenAI:
+    openai_service.reset()
+    return openai_service
+
+
+@pytest.fixture(scope="session")
+def piper() -> PiperEngine:
+    return PiperEngine()
+
+
+class RecordedSleep:
+    """A stand-in for `asyncio.sleep` that returns at once and remembers the delays asked for."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, delay: float) -> None:
+        self.delays.append(delay)
+
+
+@pytest.fixture
+def recorded_sleep() -> RecordedSleep:
+    return RecordedSleep()
