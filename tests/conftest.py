@@ -28,6 +28,8 @@ from khipu.config import Settings
 from khipu.core.embedded import start_embedded
 from khipu.core.migrations import ensure_runtime_login, upgrade
 from khipu.core.runtime import Runtime
+from tests.fakes.azure_speech import FakeAzureSpeech
+from tests.fakes.openai_api import FakeOpenAI
 from tests.support import PLATFORM_TOKEN, TenantFactory, TenantHandle
 
 
@@ -68,7 +70,28 @@ def server_urls() -> Iterator[dict[str, str]]:
 
 
 @pytest.fixture(scope="session")
-def settings(server_urls: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Settings:
+async def azure_speech_service() -> AsyncIterator[FakeAzureSpeech]:
+    """A local server speaking Azure Speech's websocket protocol (the real SDK connects to it)."""
+    async with FakeAzureSpeech() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+async def openai_service() -> AsyncIterator[FakeOpenAI]:
+    """A local server speaking the OpenAI / Azure OpenAI HTTP API (speech, chat completions)."""
+    async with FakeOpenAI() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def settings(
+    server_urls: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
+    azure_speech_service: FakeAzureSpeech,
+    openai_service: FakeOpenAI,
+) -> Settings:
+    """The app's settings in tests: real servers, and the cloud engines pointed at local fakes
+    (Piper stays the default engine)."""
     home: Path = tmp_path_factory.mktemp("khipu-home")
     return Settings(
         home=home,
@@ -83,6 +106,10 @@ def settings(server_urls: dict[str, str], tmp_path_factory: pytest.TempPathFacto
         argon2_memory_kib=8192,
         base_domain="khipu.test",
         trust_forwarded_for=True,  # throttling tests give each client its own address
+        AZURE_SPEECH_KEY=SecretStr("fake-key"),
+        azure_speech_host=azure_speech_service.url,
+        OPENAI_API_KEY=SecretStr("fake-key"),
+        openai_base_url=openai_service.base_url,
     )
 
 
@@ -210,7 +237,9 @@ async def worker(runtime: Runtime, settings: Settings) -> AsyncIterator[object]:
     )
     task = asyncio.create_task(arq_worker.async_run())
     yield arq_worker
-    await arq_worker.close()
+    # arq cancels what is still running (a sweep, a job) and re-raises that cancellation.
+    with contextlib.suppress(asyncio.CancelledError):
+        await arq_worker.close()
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task

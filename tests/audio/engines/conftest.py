@@ -1,8 +1,6 @@
-"""Engine test fixtures: the local Azure Speech and OpenAI fakes, started once per session."""
+"""Engine test fixtures: the session's Azure Speech and OpenAI fakes, reset for each test."""
 
 from __future__ import annotations
-
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -11,22 +9,10 @@ from tests.fakes.azure_speech import FakeAzureSpeech
 from tests.fakes.openai_api import FakeOpenAI
 
 
-@pytest.fixture(scope="session")
-async def azure_speech_service() -> AsyncIterator[FakeAzureSpeech]:
-    async with FakeAzureSpeech() as fake:
-        yield fake
-
-
 @pytest.fixture
 def fake_azure(azure_speech_service: FakeAzureSpeech) -> FakeAzureSpeech:
     azure_speech_service.reset()
     return azure_speech_service
-
-
-@pytest.fixture(scope="session")
-async def openai_service() -> AsyncIterator[FakeOpenAI]:
-    async with FakeOpenAI() as fake:
-        yield fake
 
 
 @pytest.fixture
