@@ -7,14 +7,19 @@ by the workers as they spend.
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import dataclass
 from decimal import Decimal
-from uuid import UUID
+from pathlib import Path
+from uuid import UUID, uuid4
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from khipu.analytics import service as analytics
 from khipu.audio import repository, voices
+from khipu.audio.cache import expected_chapter_digest
 from khipu.audio.engines import TTSEngine, VoiceInfo, synthesize_with_retries
+from khipu.audio.mastering import Piece, stitch_chapter
 from khipu.audio.models import Review
 from khipu.audio.schemas import ReviewCreate, VoicePreview
 from khipu.characters import service as characters
@@ -25,8 +30,9 @@ from khipu.core.runtime import Runtime
 from khipu.jobs import service as jobs
 from khipu.jobs.models import Job
 from khipu.manuscripts import service as manuscripts
-from khipu.manuscripts.models import Segment
+from khipu.manuscripts.models import Chapter, Segment
 from khipu.projects.models import Project
+from khipu.projects.schemas import ProjectSettings
 from khipu.tenants import service as tenants
 
 SYNTHESIS = "synthesis"
@@ -182,6 +188,48 @@ async def preview(
         cost=cost,
     )
     return audio.wav
+
+
+def master_is_current(settings: ProjectSettings, chapter: Chapter, segments: list[Segment]) -> bool:
+    """Whether the chapter's stored master was stitched from the segments' current audio."""
+    digest = expected_chapter_digest(segments, settings)
+    return digest is not None and chapter.master_key is not None and chapter.audio_digest == digest
+
+
+@dataclass(frozen=True)
+class Announcement:
+    master_path: Path
+    duration_ms: int
+
+
+async def render_announcement(
+    session: AsyncSession, runtime: Runtime, project: Project, text: str, workdir: Path
+) -> Announcement:
+    """Speak `text` with the project's narrator and master it like a chapter (room tone, levels):
+    the opening and closing credits of an export. Paid engines record their usage."""
+    narrator = voices.narrator_voice(runtime, project.settings, project.language)
+    engine = voices.engine_for(runtime, narrator.engine)
+    payload = engine.payload(text, narrator, language=project.language)
+    audio = await synthesize_with_retries(engine, payload, narrator)
+    analytics.record_usage(
+        session,
+        tenant_id=project.tenant_id,
+        project_id=project.id,
+        kind="tts",
+        engine=narrator.engine,
+        characters=len(text),
+        cost=analytics.tts_cost(runtime.settings, narrator.engine, len(text)),
+    )
+    spoken = workdir / f"{uuid4().hex}.wav"
+    spoken.write_bytes(audio.wav)
+    master = workdir / f"{spoken.stem}.flac"
+    result = await asyncio.to_thread(
+        stitch_chapter,
+        [Piece(spoken, 0)],
+        master_path=master,
+        preview_path=workdir / f"{spoken.stem}.mp3",
+    )
+    return Announcement(master_path=master, duration_ms=result.duration_ms)
 
 
 def _locale_of(engine: TTSEngine, voice_id: str) -> str:

@@ -9,7 +9,6 @@ recorded on its own.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import tempfile
 from collections import Counter
@@ -22,7 +21,14 @@ from uuid import UUID
 
 from khipu.analytics import service as analytics
 from khipu.audio import voices
-from khipu.audio.cache import chapter_blobs, chapter_digest, segment_audio_key, segment_blob
+from khipu.audio.cache import (
+    chapter_blobs,
+    expected_chapter_digest,
+    mastering_settings,
+    pauses_after,
+    segment_audio_key,
+    segment_blob,
+)
 from khipu.audio.engines import (
     SynthesizedAudio,
     TTSEngine,
@@ -30,7 +36,7 @@ from khipu.audio.engines import (
     VoiceSpec,
     synthesize_with_retries,
 )
-from khipu.audio.mastering import MasteringSettings, Piece, stitch_chapter
+from khipu.audio.mastering import Piece, stitch_chapter
 from khipu.audio.service import SYNTHESIS, SYNTHESIS_CHAPTER
 from khipu.characters import service as characters
 from khipu.core import semaphore
@@ -42,7 +48,7 @@ from khipu.manuscripts import service as manuscripts
 from khipu.manuscripts.lexicon import LexiconEntry
 from khipu.manuscripts.models import Segment
 from khipu.projects import service as projects
-from khipu.projects.schemas import Pauses, ProjectSettings
+from khipu.projects.schemas import ProjectSettings
 from khipu.tenants import service as tenants
 
 CHAPTER_TIMEOUT_SECONDS = 3 * 3600
@@ -250,53 +256,22 @@ async def _record_failure(ctx: JobContext, item: PlannedSegment, error: str) -> 
             manuscripts.record_segment_failure(segment, error)
 
 
-def pauses_after(segments: Sequence[Segment], pauses: Pauses) -> list[int]:
-    """Room tone after each segment: by the break before the next one, plus a beat when the
-    speaker changes. The last segment's is 0 (the chapter's tail follows)."""
-    by_boundary = {
-        "clause": pauses.clause_ms,
-        "sentence": pauses.sentence_ms,
-        "paragraph": pauses.paragraph_ms,
-        "chapter_start": pauses.paragraph_ms,
-        "scene": pauses.scene_ms,
-    }
-
-    def speaker(segment: Segment) -> UUID | None:
-        return segment.character_id if segment.kind == "dialogue" else None
-
-    gaps = []
-    for current, following in itertools.pairwise(segments):
-        gap = by_boundary.get(following.boundary, pauses.sentence_ms)
-        if speaker(current) != speaker(following):
-            gap += pauses.speaker_change_ms
-        gaps.append(gap)
-    return [*gaps, 0]
-
-
-def mastering_settings(settings: ProjectSettings) -> MasteringSettings:
-    return MasteringSettings(
-        head_room_tone_ms=settings.mastering.head_room_tone_ms,
-        tail_room_tone_ms=settings.mastering.tail_room_tone_ms,
-    )
-
-
 async def _stitch_if_complete(ctx: JobContext, plan: ChapterPlan) -> bool:
     """Stitch when every segment has audio and the result would differ from the stored master."""
     runtime = ctx.runtime
     async with ctx.transaction() as session:
         chapter = await manuscripts.get_chapter(session, plan.chapter_id)
         segments = await manuscripts.segments_of_chapter(session, plan.chapter_id)
-    if not segments or any(segment.audio_key is None for segment in segments):
+    digest = expected_chapter_digest(segments, plan.settings)
+    if digest is None:
         return False
-    gaps = pauses_after(segments, plan.settings.pauses)
-    mastering = mastering_settings(plan.settings)
-    digest = chapter_digest([s.audio_key or "" for s in segments], gaps, mastering)
     if (
         chapter.audio_digest == digest
         and chapter.master_key
         and await runtime.blobs.exists(chapter.master_key)
     ):
         return False
+    gaps = pauses_after(segments, plan.settings.pauses)
     master_key, preview_key = chapter_blobs(ctx.tenant_id, plan.project_id, chapter.id, digest)
     with tempfile.TemporaryDirectory(prefix="khipu-chapter-") as scratch:
         workdir = Path(scratch)
@@ -313,7 +288,7 @@ async def _stitch_if_complete(ctx: JobContext, plan: ChapterPlan) -> bool:
             pieces,
             master_path=workdir / "master.flac",
             preview_path=workdir / "preview.mp3",
-            settings=mastering,
+            settings=mastering_settings(plan.settings),
         )
         await runtime.blobs.put_file(master_key, workdir / "master.flac", content_type="audio/flac")
         await runtime.blobs.put_file(
