@@ -12,6 +12,7 @@ from khipu import __version__
 from khipu.analytics.router import router as analytics_router
 from khipu.audio.router import router as audio_router
 from khipu.auth.router import router as auth_router
+from khipu.characters.router import router as characters_router
 from khipu.config import Settings, get_settings
 from khipu.core import ops
 from khipu.core.db import assert_runtime_role_is_safe
@@ -23,6 +24,7 @@ from khipu.core.http import (
 from khipu.core.runtime import Runtime
 from khipu.jobs.router import router as jobs_router
 from khipu.manuscripts.router import router as manuscripts_router
+from khipu.packaging.router import router as packaging_router
 from khipu.projects.router import router as projects_router
 from khipu.tenants.router import own_tenant_router
 from khipu.tenants.router import router as tenants_router
@@ -36,7 +38,9 @@ ROUTERS = [
     users_router,
     projects_router,
     manuscripts_router,
+    characters_router,
     audio_router,
+    packaging_router,
     jobs_router,
     analytics_router,
 ]

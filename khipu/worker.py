@@ -12,12 +12,14 @@ from arq import cron
 from arq.worker import Function, func
 
 from khipu.audio import tasks as audio_tasks
+from khipu.characters import tasks as characters_tasks
 from khipu.config import Settings, get_settings
 from khipu.core.runtime import Runtime, arq_redis_settings
 from khipu.jobs.runner import Task, run_job
 from khipu.jobs.tasks import sweep_stale_jobs
+from khipu.packaging import tasks as packaging_tasks
 
-TASKS: list[Task] = [*audio_tasks.TASKS]
+TASKS: list[Task] = [*audio_tasks.TASKS, *packaging_tasks.TASKS, *characters_tasks.TASKS]
 
 
 def _arq_function(task: Task) -> Function:

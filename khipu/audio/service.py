@@ -11,6 +11,7 @@ import asyncio
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 from uuid import UUID, uuid4
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,12 +29,14 @@ from khipu.core.pagination import PageParams
 from khipu.core.permissions import Principal
 from khipu.core.runtime import Runtime
 from khipu.jobs import service as jobs
-from khipu.jobs.models import Job
 from khipu.manuscripts import service as manuscripts
-from khipu.manuscripts.models import Chapter, Segment
-from khipu.projects.models import Project
 from khipu.projects.schemas import ProjectSettings
 from khipu.tenants import service as tenants
+
+if TYPE_CHECKING:  # other modules' tables, for annotations only
+    from khipu.jobs.models import Job
+    from khipu.manuscripts.models import Chapter, Segment
+    from khipu.projects.models import Project
 
 SYNTHESIS = "synthesis"
 SYNTHESIS_CHAPTER = "synthesis_chapter"

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from khipu.analytics import service as analytics
@@ -42,14 +42,16 @@ from khipu.characters import service as characters
 from khipu.core import semaphore
 from khipu.core.ffmpeg import wav_info
 from khipu.core.runtime import Runtime
-from khipu.jobs.models import Job
 from khipu.jobs.runner import AGGREGATORS, JobContext, Task
 from khipu.manuscripts import service as manuscripts
 from khipu.manuscripts.lexicon import LexiconEntry
-from khipu.manuscripts.models import Segment
 from khipu.projects import service as projects
 from khipu.projects.schemas import ProjectSettings
 from khipu.tenants import service as tenants
+
+if TYPE_CHECKING:  # other modules' tables, for annotations only
+    from khipu.jobs.models import Job
+    from khipu.manuscripts.models import Segment
 
 CHAPTER_TIMEOUT_SECONDS = 3 * 3600
 

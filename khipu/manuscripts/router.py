@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, File, Header, Query, Response, UploadFil
 from fastapi.responses import StreamingResponse
 
 from khipu.auth.dependencies import PrincipalDep, RuntimeDep, SessionDep
+from khipu.characters import service as characters
 from khipu.core.downloads import blob_response
 from khipu.core.pagination import Page, PageParams, page_params
 from khipu.core.permissions import Action
@@ -129,11 +130,13 @@ async def update_segment(
     session: SessionDep,
     runtime: RuntimeDep,
 ) -> SegmentRead:
-    """Edit a segment's text or kind; a change sends it back to pending (and a text edit bumps its
-    revision)."""
-    segment, _ = await service.get_segment_for(
+    """Edit a segment's text, kind or speaker; a change sends it back to pending (and a text edit
+    bumps its revision). A speaker set here is locked: detection keeps it."""
+    segment, project = await service.get_segment_for(
         session, principal, segment_id, Action.EDIT_PROJECT, for_update=True
     )
+    if "character_id" in data.model_fields_set:
+        await characters.assign_segment_speaker(session, project, segment, data.character_id)
     return SegmentRead.model_validate(await service.edit_segment(session, runtime, segment, data))
 
 

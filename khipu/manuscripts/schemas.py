@@ -81,6 +81,10 @@ class SegmentUpdate(BaseModel):
 
     text: str | None = Field(default=None, min_length=1, max_length=20000)
     kind: SegmentKind | None = None
+    character_id: UUID | None = Field(
+        default=None,
+        description="Who speaks it (null: nobody, the narrator); detection keeps it from now on.",
+    )
 
 
 class LexiconEntryIn(BaseModel):

@@ -10,7 +10,7 @@ import asyncio
 import hashlib
 from dataclasses import dataclass
 from pathlib import PurePath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,7 +32,9 @@ from khipu.manuscripts.parsing import parse_manuscript
 from khipu.manuscripts.schemas import ChapterRead, ChapterUpdate, ImportSummary, SegmentUpdate
 from khipu.manuscripts.segmentation import SegmentDraft, count_words, segment_chapter
 from khipu.projects import service as projects
-from khipu.projects.models import Project
+
+if TYPE_CHECKING:  # other modules' tables, for annotations only
+    from khipu.projects.models import Project
 
 MEDIA_TYPES: dict[str, str] = {
     "epub": "application/epub+zip",

@@ -7,6 +7,7 @@ masters; one export per project, format and profile runs at a time.
 from __future__ import annotations
 
 from collections import Counter
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,7 +19,6 @@ from khipu.core.permissions import Action, Principal, Role
 from khipu.core.runtime import Runtime
 from khipu.core.storage import BlobKeys
 from khipu.jobs import service as jobs
-from khipu.jobs.models import Job
 from khipu.manuscripts import service as manuscripts
 from khipu.packaging import repository
 from khipu.packaging.book import ExportNotReady
@@ -26,7 +26,10 @@ from khipu.packaging.cover import inspect_cover
 from khipu.packaging.models import Package
 from khipu.packaging.schemas import ExportRequest, Format, Missing, Profile, Readiness
 from khipu.projects import service as projects
-from khipu.projects.models import Project
+
+if TYPE_CHECKING:  # other modules' tables, for annotations only
+    from khipu.jobs.models import Job
+    from khipu.projects.models import Project
 
 EXPORT = "package"
 REQUIRED_METADATA: dict[str, tuple[str, ...]] = {

@@ -13,7 +13,7 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from khipu.audio import service as audio
@@ -22,7 +22,6 @@ from khipu.core.models import utcnow
 from khipu.core.storage import BlobKeys, sha256_file
 from khipu.jobs.runner import JobContext, Task
 from khipu.manuscripts import service as manuscripts
-from khipu.manuscripts.models import Chapter, Segment
 from khipu.packaging import repository
 from khipu.packaging.acx import ACXOptions, build_acx
 from khipu.packaging.book import BookMetadata, ChapterAudio, Cover, SegmentTiming, WordTiming
@@ -34,8 +33,11 @@ from khipu.packaging.mp3zip import build_zip_mp3
 from khipu.packaging.report_page import loudness_curve, render_report_page
 from khipu.packaging.service import EXPORT, report_page_key
 from khipu.projects import service as projects
-from khipu.projects.models import Project
 from khipu.projects.schemas import ProjectSettings
+
+if TYPE_CHECKING:  # other modules' tables, for annotations only
+    from khipu.manuscripts.models import Chapter, Segment
+    from khipu.projects.models import Project
 
 EXPORT_TIMEOUT_SECONDS = 3 * 3600
 FORMAT_LABELS = {"m4b": "M4B", "acx": "ACX", "zip_mp3": "MP3", "epub3": "EPUB 3"}

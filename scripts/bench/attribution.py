@@ -1,8 +1,12 @@
 """Benchmark local speaker attribution against annotated quotes.
 
 Usage:
-    python scripts/bench/attribution.py MANUSCRIPT ANNOTATIONS.csv [--errors N]
-    python scripts/bench/attribution.py --pdnc DIR [--manuscript PATH] [--errors N]
+    python scripts/bench/attribution.py MANUSCRIPT ANNOTATIONS.csv [--errors N] [--mode local|llm]
+    python scripts/bench/attribution.py --pdnc DIR [--manuscript PATH] [--errors N] [--mode ...]
+
+`--mode llm` asks the language model the product uses (Azure OpenAI with AZURE_OPENAI_ENDPOINT and
+AZURE_OPENAI_API_KEY, else OpenAI with OPENAI_API_KEY) chapter by chapter, and also reports the
+tokens spent and their estimated cost; without credentials it says so and measures nothing.
 
 ANNOTATIONS.csv has columns quote_text,speaker[,speaker_aliases] (aliases separated by "|").
 A PDNC folder (Project Dialogism Novel Corpus layout) holds novel_text.txt, quotation_info.csv
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import asyncio
 import csv
 import re
 import sys
@@ -27,12 +32,15 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from pathlib import Path
 
+from khipu.analytics.service import llm_cost
+from khipu.characters import llm
 from khipu.characters.attribution import (
     AttributionResult,
     DetectedCharacter,
     Line,
     attribute_speakers,
 )
+from khipu.config import Settings
 from khipu.manuscripts.parsing import parse_manuscript
 from khipu.manuscripts.segmentation import segment_chapter
 
@@ -309,6 +317,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pdnc", type=Path, help="a PDNC novel folder")
     parser.add_argument("--manuscript", dest="override", type=Path, help="use this text instead")
     parser.add_argument("--errors", type=int, default=0, help="print this many wrong quotes")
+    parser.add_argument(
+        "--mode", choices=("local", "llm"), default="local", help="the attribution to measure"
+    )
     args = parser.parse_args(argv)
     if args.pdnc:
         gold = read_pdnc(args.pdnc)
@@ -318,13 +329,32 @@ def main(argv: list[str] | None = None) -> int:
         manuscript = args.manuscript
     else:
         parser.error("give MANUSCRIPT ANNOTATIONS.csv, or --pdnc DIR")
+    settings = Settings()
+    if args.mode == "llm" and not llm.configured(settings):
+        print(
+            "unmeasured: no credentials (set AZURE_OPENAI_ENDPOINT and AZURE_OPENAI_API_KEY, "
+            "or OPENAI_API_KEY)"
+        )
+        return 0
     lines = manuscript_lines(manuscript)
     started = time.perf_counter()
-    result = attribute_speakers(lines)
+    if args.mode == "llm":
+        attributed = asyncio.run(attribute_with_llm(settings, lines))
+        result = attributed.result
+    else:
+        result = attribute_speakers(lines)
     seconds = time.perf_counter() - started
     report = evaluate(lines, gold, result, seconds)
     print_report(report, result, errors=args.errors)
+    if args.mode == "llm":
+        cost = llm_cost(settings, attributed.tokens)
+        print(f"tokens                {attributed.tokens}  (estimated ${cost:.4f})")
     return 0
+
+
+async def attribute_with_llm(settings: Settings, lines: list[Line]) -> llm.LLMAttribution:
+    async with llm.chat_model(settings) as chat:
+        return await llm.attribute_with_llm(lines, chat)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,9 @@ import uuid
 
 import pytest
 
+from khipu.characters.models import Character
 from khipu.jobs import service as jobs
+from khipu.packaging.models import Package
 from tests.manuscripts.builders import png_bytes
 from tests.support import TenantHandle
 
@@ -42,7 +44,20 @@ ROUTE_BODIES: dict[tuple[str, str], object] = {
     ("GET", "/api/v1/chapters/{chapter_id}/audio"): None,
     ("POST", "/api/v1/segments/{segment_id}/reviews"): {"verdict": "flagged", "comment": "x"},
     ("GET", "/api/v1/segments/{segment_id}/reviews"): None,
+    ("GET", "/api/v1/projects/{project_id}/readiness"): None,
+    ("POST", "/api/v1/projects/{project_id}/packages"): {"format": "m4b"},
+    ("GET", "/api/v1/projects/{project_id}/packages"): None,
+    ("GET", "/api/v1/packages/{package_id}"): None,
+    ("GET", "/api/v1/packages/{package_id}/download"): None,
+    ("GET", "/api/v1/packages/{package_id}/report"): None,
     ("PUT", "/api/v1/projects/{project_id}/lexicon"): [{"grapheme": "Anne", "alias": "Ann"}],
+    ("POST", "/api/v1/projects/{project_id}/characters/detect"): {"mode": "local"},
+    ("GET", "/api/v1/projects/{project_id}/characters"): None,
+    ("PATCH", "/api/v1/characters/{character_id}"): {"name": "Taken over"},
+    ("POST", "/api/v1/characters/{character_id}/merge"): {"into_id": str(uuid.uuid4())},
+    ("POST", "/api/v1/characters/{character_id}/split"): {"aliases": ["Annie"]},
+    ("POST", "/api/v1/projects/{project_id}/casting/recommend"): None,
+    ("POST", "/api/v1/characters/{character_id}/audition"): {"text": "Hello."},
     ("GET", "/api/v1/jobs/{job_id}"): None,
     ("POST", "/api/v1/jobs/{job_id}/cancel"): None,
     ("GET", "/api/v1/jobs/{job_id}/events"): None,
@@ -78,6 +93,21 @@ async def victim(tenant: TenantHandle, runtime):
     chapter = (await tenant.get(f"{url}/chapters")).json()["items"][0]
     segment = (await tenant.get(f"/api/v1/chapters/{chapter['id']}/segments")).json()["items"][1]
     async with runtime.db.transaction(uuid.UUID(tenant.id)) as session:
+        character = Character(
+            tenant_id=uuid.UUID(tenant.id),
+            project_id=uuid.UUID(project["id"]),
+            name="Anne",
+            aliases=["Annie"],
+            gender="female",
+        )
+        session.add(character)
+        package = Package(
+            tenant_id=uuid.UUID(tenant.id),
+            project_id=uuid.UUID(project["id"]),
+            format="m4b",
+            version=1,
+        )
+        session.add(package)
         job, _ = await jobs.start_job(
             session,
             runtime,
@@ -93,6 +123,8 @@ async def victim(tenant: TenantHandle, runtime):
         "manuscript_id": upload.json()["manuscript_id"],
         "chapter_id": chapter["id"],
         "segment_id": segment["id"],
+        "character_id": str(character.id),
+        "package_id": str(package.id),
     }
 
 
@@ -107,6 +139,7 @@ async def snapshot(tenant: TenantHandle, ids: dict) -> dict:
         "chapters": f"{project}/chapters",
         "segments": f"/api/v1/chapters/{ids['chapter_id']}/segments",
         "lexicon": f"{project}/lexicon",
+        "characters": f"{project}/characters",
     }
     state = {name: (await tenant.get(url)).json() for name, url in reads.items()}
     state["cover"] = (await tenant.get(f"{project}/cover")).content
@@ -120,7 +153,7 @@ async def test_another_tenants_admin_gets_404_everywhere_and_changes_nothing(
     intruder_validator = await other_tenant.add_user("validator")
     outcomes = {}
     for (method, template), body in ROUTE_BODIES.items():
-        url = template.format(**victim)
+        url = template.format(**victim) + ("?format=m4b" if template.endswith("/readiness") else "")
         if body == "validator":
             body = {"user_id": intruder_validator.id}
         if isinstance(body, tuple):
