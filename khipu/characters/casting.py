@@ -1,5 +1,6 @@
-"""Casting proposals: distinct voices for the narrator and the main characters, taken from one
-engine's catalogue, matching each character's gender and the book's language.
+"""Casting: proposals of distinct voices for the narrator and the main characters, taken from one
+engine's catalogue and matching each character's gender and the book's language; applying them;
+auditions.
 
 Voices a person already chose are kept and not handed to anyone else. A character is "main" when
 it speaks at least `MAIN_CHARACTER_MIN_LINES` lines; characters are served by line count, so when
@@ -11,9 +12,33 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING
 from uuid import UUID
 
-from khipu.audio.engines import VoiceInfo, VoiceSpec
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from khipu.analytics import service as analytics
+from khipu.audio import voices
+from khipu.audio.engines import VoiceInfo, VoiceSpec, synthesize_with_retries
+from khipu.characters import repository, service
+from khipu.characters.models import Character
+from khipu.characters.schemas import (
+    AuditionRequest,
+    CastingProposal,
+    CharacterCasting,
+    ProposedVoice,
+)
+from khipu.core.errors import InvalidInput
+from khipu.core.permissions import Principal
+from khipu.core.runtime import Runtime
+from khipu.manuscripts import service as manuscripts
+from khipu.projects import service as projects
+from khipu.projects.schemas import ProjectUpdate, VoiceChoice
+from khipu.tenants import service as tenants
+
+if TYPE_CHECKING:  # other modules' tables, for annotations only
+    from khipu.projects.models import Project
 
 MAIN_CHARACTER_MIN_LINES = 2
 
@@ -110,3 +135,142 @@ def _free_voice(
         return None
     best = min(fitting, key=lambda v: _preference(gender, v))  # stable: catalogue order breaks ties
     return VoiceSpec.of(best.engine, best.voice_id)
+
+
+class NothingToAudition(InvalidInput):
+    title = "Nothing to audition"
+
+
+async def recommend_casting(
+    session: AsyncSession,
+    runtime: Runtime,
+    principal: Principal,
+    project: Project,
+    *,
+    apply: bool,
+) -> CastingProposal:
+    """Distinct voices from the active engine for the narrator and the main characters; with
+    `apply`, stored as if a person had chosen them (voices already chosen are kept)."""
+    engine_name = runtime.settings.tts_engine
+    engine = voices.engine_for(runtime, engine_name)
+    rows = await repository.of_project(session, project.id, for_update=apply)
+    stats = await service.line_stats(session, project.id)
+
+    def line_count(character: Character) -> int:
+        return stats[character.id].count if character.id in stats else 0
+
+    rows.sort(key=lambda c: (-line_count(c), c.name))
+    narrator_choice = projects.settings_of(project).narrator_voice
+    casting = propose_casting(
+        engine.voices(),
+        locale=project.language,
+        default_narrator=engine.default_voice(project.language),
+        narrator=voices.voice_from(narrator_choice.model_dump()) if narrator_choice else None,
+        characters=[
+            CastingCandidate(
+                id=c.id,
+                gender=c.gender,
+                line_count=line_count(c),
+                voice=voices.voice_from(c.voice) if c.voice else None,
+            )
+            for c in rows
+        ],
+    )
+    kept = {c.id for c in rows if c.voice is not None}
+    if apply:
+        await _apply_casting(session, principal, project, rows, casting)
+    return CastingProposal(
+        engine=engine_name,
+        locale=project.language,
+        narrator=ProposedVoice(
+            voice=VoiceChoice.model_validate(casting.narrator.as_dict()),
+            kept=casting.narrator_kept,
+        ),
+        characters=[
+            CharacterCasting(
+                character_id=c.id,
+                name=c.name,
+                gender=c.gender,  # type: ignore[arg-type]
+                line_count=line_count(c),
+                voice=VoiceChoice.model_validate(v.as_dict())
+                if (v := casting.voices[c.id])
+                else None,
+                kept=c.id in kept,
+            )
+            for c in rows
+        ],
+        applied=apply,
+    )
+
+
+async def _apply_casting(
+    session: AsyncSession,
+    principal: Principal,
+    project: Project,
+    rows: Sequence[Character],
+    casting: Casting,
+) -> None:
+    if not casting.narrator_kept:
+        await projects.update_project(
+            session,
+            principal,
+            project,
+            ProjectUpdate(settings={"narrator_voice": casting.narrator.as_dict()}),
+        )
+    for character in rows:
+        voice = casting.voices[character.id]
+        if character.voice is None and voice is not None:
+            await service.set_voice(session, character, voice)
+            service.touch(character)
+            service.record(session, principal, "character.cast", character, voice=voice.as_dict())
+
+
+async def audition(
+    session: AsyncSession,
+    runtime: Runtime,
+    project: Project,
+    character: Character,
+    data: AuditionRequest,
+) -> bytes:
+    """The character's longest line (or `text`) spoken in `voice`, else its cast voice, else the
+    narrator's; not cached, and a paid engine counts against the spending cap."""
+    if data.voice is not None:
+        voice = voices.validate_choice(runtime, data.voice.model_dump())
+    elif character.voice:
+        voice = voices.voice_from(character.voice)
+    else:
+        voice = voices.narrator_voice(runtime, project.settings, project.language)
+    text = data.text or await _longest_line(session, character)
+    engine = voices.engine_for(runtime, voice.engine)
+    cost = analytics.tts_cost(runtime.settings, voice.engine, len(text))
+    await _check_tts_budget(session, project, cost)
+    lexicon, _ = await manuscripts.get_lexicon_entries(session, project.id)
+    payload = engine.payload(text, voice, language=project.language, lexicon=lexicon)
+    audio = await synthesize_with_retries(engine, payload, voice)
+    analytics.record_usage(
+        session,
+        tenant_id=project.tenant_id,
+        project_id=project.id,
+        kind="tts",
+        engine=voice.engine,
+        characters=len(text),
+        cost=cost,
+    )
+    return audio.wav
+
+
+async def _longest_line(session: AsyncSession, character: Character) -> str:
+    lines = (await service.line_stats(session, character.project_id)).get(character.id)
+    if not lines:
+        raise NothingToAudition(
+            f"{character.name} has no lines yet; send a `text` to hear the voice."
+        )
+    return lines.longest[0][1]
+
+
+async def _check_tts_budget(session: AsyncSession, project: Project, cost: Decimal) -> None:
+    if cost:
+        cap = (
+            await tenants.get_profile(session, project.tenant_id)
+        ).settings.monthly_spending_cap_usd
+        await analytics.check_spending_cap(session, cap, additional=cost)

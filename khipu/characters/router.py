@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from khipu.auth.dependencies import PrincipalDep, RuntimeDep, SessionDep
-from khipu.characters import service
+from khipu.characters import casting, detection, service
 from khipu.characters.schemas import (
     AuditionRequest,
     CastingProposal,
@@ -51,7 +51,7 @@ async def detect_characters(
     person corrected is kept. While a detection of the project runs, asking again answers with
     the same job."""
     mode = data.mode if data else None
-    job = await service.start_detection(session, runtime, principal, project, mode)
+    job = await detection.start_detection(session, runtime, principal, project, mode)
     response.headers["Location"] = f"/api/v1/jobs/{job.id}"
     return JobAccepted(job_id=job.id)
 
@@ -122,7 +122,7 @@ async def recommend_casting(
 ) -> CastingProposal:
     """Distinct voices of the active engine, by gender and the book's language, for the narrator
     and the characters with most lines; voices a person chose are kept."""
-    return await service.recommend_casting(session, runtime, principal, project, apply=apply)
+    return await casting.recommend_casting(session, runtime, principal, project, apply=apply)
 
 
 @router.post(
@@ -142,5 +142,5 @@ async def audition_character(
     character, project = await service.get_character_for(
         session, principal, character_id, Action.EDIT_PROJECT
     )
-    audio = await service.audition(session, runtime, project, character, data)
+    audio = await casting.audition(session, runtime, project, character, data)
     return Response(audio, media_type="audio/wav")

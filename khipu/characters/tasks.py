@@ -15,7 +15,7 @@ from dataclasses import asdict
 from typing import Any
 
 from khipu.analytics import service as analytics
-from khipu.characters import llm, service
+from khipu.characters import detection, llm
 from khipu.characters.attribution import AttributionResult, attribute_speakers
 from khipu.jobs.runner import JobContext, Task
 
@@ -27,33 +27,33 @@ ATTRIBUTED_PROGRESS = 0.9
 async def detect_characters(ctx: JobContext) -> dict[str, Any]:
     mode = ctx.job.params.get("mode", "local")
     async with ctx.transaction() as session:
-        detection = await service.detection_input(session, ctx.job.project_id)
+        reading = await detection.detection_input(session, ctx.job.project_id)
     await ctx.progress(READ_PROGRESS, force=True)
     if mode == "llm":
-        result, tokens = await _attribute_with_llm(ctx, detection)
+        result, tokens = await _attribute_with_llm(ctx, reading)
     else:
-        result, tokens = await _attribute_locally(detection), 0
+        result, tokens = await _attribute_locally(reading), 0
     await ctx.progress(ATTRIBUTED_PROGRESS, force=True)
     async with ctx.transaction() as session:
-        stored = await service.store_detection(
+        stored = await detection.store_detection(
             session,
             tenant_id=ctx.tenant_id,
             project_id=ctx.job.project_id,
-            detection=detection,
+            detection=reading,
             result=result,
         )
     return {"mode": mode, **asdict(stored), "tokens": tokens}
 
 
-async def _attribute_locally(detection: service.DetectionInput) -> AttributionResult:
+async def _attribute_locally(reading: detection.DetectionInput) -> AttributionResult:
     # CPU-bound for seconds on a novel: off the event loop, so heartbeats keep going.
     return await asyncio.to_thread(
-        attribute_speakers, detection.lines, known=detection.known, locked=detection.locked
+        attribute_speakers, reading.lines, known=reading.known, locked=reading.locked
     )
 
 
 async def _attribute_with_llm(
-    ctx: JobContext, detection: service.DetectionInput
+    ctx: JobContext, reading: detection.DetectionInput
 ) -> tuple[AttributionResult, int]:
     settings = ctx.runtime.settings
 
@@ -76,10 +76,10 @@ async def _attribute_with_llm(
 
     async with llm.chat_model(settings) as chat:
         attributed = await llm.attribute_with_llm(
-            detection.lines,
+            reading.lines,
             chat,
-            known=detection.known,
-            locked=detection.locked,
+            known=reading.known,
+            locked=reading.locked,
             on_tokens=record_tokens,
             on_chapter=chapter_done,
         )
@@ -87,5 +87,5 @@ async def _attribute_with_llm(
 
 
 TASKS = [
-    Task(service.CHARACTERS_DETECT, detect_characters, timeout_seconds=DETECTION_TIMEOUT_SECONDS)
+    Task(detection.CHARACTERS_DETECT, detect_characters, timeout_seconds=DETECTION_TIMEOUT_SECONDS)
 ]

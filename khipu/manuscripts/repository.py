@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from khipu.core.pagination import PageParams, paginate
@@ -126,3 +126,87 @@ async def get_lexicon(session: AsyncSession, project_id: UUID) -> Lexicon | None
     return (
         await session.scalars(select(Lexicon).where(Lexicon.project_id == project_id))
     ).one_or_none()
+
+
+#: What makes a segment's audio obsolete (its voice, text or kind changed).
+RESYNTHESIS = {
+    "status": "pending",
+    "error": None,
+    "audio_key": None,
+    "duration_ms": None,
+    "word_boundaries": None,
+    "updated_at": func.now(),
+}
+
+
+async def segments_by_ids(
+    session: AsyncSession, segment_ids: Sequence[UUID], *, for_update: bool = False
+) -> list[Segment]:
+    statement = select(Segment).where(Segment.id.in_(segment_ids))
+    if for_update:
+        statement = statement.with_for_update()
+    return list((await session.scalars(statement)).all())
+
+
+async def dialogue_stats(
+    session: AsyncSession, project_id: UUID, *, samples: int
+) -> dict[UUID, tuple[int, list[tuple[UUID, str]]]]:
+    """Per speaker: how many dialogue lines, and the `samples` longest (id, text)."""
+    ranked = (
+        select(
+            Segment.character_id,
+            Segment.id,
+            Segment.text,
+            func.count().over(partition_by=Segment.character_id).label("lines"),
+            func.row_number()
+            .over(
+                partition_by=Segment.character_id,
+                order_by=(func.length(Segment.text).desc(), Segment.id),
+            )
+            .label("rank"),
+        )
+        .where(
+            Segment.project_id == project_id,
+            Segment.kind == "dialogue",
+            Segment.character_id.is_not(None),
+        )
+        .subquery()
+    )
+    rows = await session.execute(
+        select(ranked.c.character_id, ranked.c.lines, ranked.c.id, ranked.c.text)
+        .where(ranked.c.rank <= samples)
+        .order_by(ranked.c.character_id, ranked.c.rank)
+    )
+    stats: dict[UUID, tuple[int, list[tuple[UUID, str]]]] = {}
+    for character_id, lines, segment_id, text in rows.all():
+        stats.setdefault(character_id, (lines, []))[1].append((segment_id, text))
+    return stats
+
+
+async def reset_dialogue_of(session: AsyncSession, character_id: UUID) -> None:
+    await session.execute(
+        update(Segment)
+        .where(Segment.character_id == character_id, Segment.kind == "dialogue")
+        .values(**RESYNTHESIS)
+    )
+
+
+async def move_speaker(session: AsyncSession, from_id: UUID, to_id: UUID) -> None:
+    await session.execute(
+        update(Segment)
+        .where(Segment.character_id == from_id)
+        .values(character_id=to_id, **RESYNTHESIS)
+    )
+
+
+async def locked_speakers(session: AsyncSession, project_id: UUID) -> set[UUID]:
+    statement = (
+        select(Segment.character_id)
+        .distinct()
+        .where(
+            Segment.project_id == project_id,
+            Segment.speaker_locked,
+            Segment.character_id.is_not(None),
+        )
+    )
+    return set((await session.scalars(statement)).all())

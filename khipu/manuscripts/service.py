@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
@@ -379,6 +380,43 @@ async def edit_segment(
         segment.kind = data.kind
         mark_for_resynthesis(segment)
     return segment
+
+
+async def segments_by_ids(
+    session: AsyncSession, segment_ids: Sequence[UUID], *, for_update: bool = False
+) -> list[Segment]:
+    return await repository.segments_by_ids(session, segment_ids, for_update=for_update)
+
+
+@dataclass(frozen=True)
+class SpeakerLines:
+    count: int
+    longest: list[tuple[UUID, str]]  # (segment id, text), longest first
+
+
+async def speaker_lines(
+    session: AsyncSession, project_id: UUID, *, samples: int
+) -> dict[UUID, SpeakerLines]:
+    """Per character: its dialogue line count and its longest lines (every chapter)."""
+    stats = await repository.dialogue_stats(session, project_id, samples=samples)
+    return {
+        character: SpeakerLines(count, longest) for character, (count, longest) in stats.items()
+    }
+
+
+async def resynthesize_lines_of(session: AsyncSession, character_id: UUID) -> None:
+    """The character's voice changed: its dialogue goes back to pending (nothing else does)."""
+    await repository.reset_dialogue_of(session, character_id)
+
+
+async def move_lines(session: AsyncSession, from_character: UUID, to_character: UUID) -> None:
+    """Every line of one character is now spoken by another (a merge)."""
+    await repository.move_speaker(session, from_character, to_character)
+
+
+async def locked_speakers(session: AsyncSession, project_id: UUID) -> set[UUID]:
+    """Characters that some line was pinned to by a person."""
+    return await repository.locked_speakers(session, project_id)
 
 
 def assign_speaker(segment: Segment, character_id: UUID | None, *, locked: bool) -> None:
