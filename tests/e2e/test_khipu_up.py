@@ -15,6 +15,8 @@ import pytest
 from tests.conftest import free_port
 from tests.support import PASSWORD
 
+SAMPLE = Path(__file__).parents[1] / "fixtures" / "the-lighthouse-keeper.md"
+
 pytestmark = pytest.mark.slow
 
 
@@ -51,6 +53,35 @@ def stop(process: subprocess.Popen[bytes], sig: int) -> str:
     return output.decode()
 
 
+def wait_for(url: str, bearer: dict[str, str], job_id: str) -> dict:
+    for _ in range(600):
+        job = httpx.get(f"{url}/api/v1/jobs/{job_id}", headers=bearer).json()
+        if job["status"] in ("succeeded", "failed", "cancelled"):
+            return job
+        time.sleep(0.5)
+    raise AssertionError(f"job {job_id} did not finish")
+
+
+def make_the_audiobook(url: str, bearer: dict[str, str], project_id: str) -> None:
+    """Steps 5-8 of the README's tour, through the worker process that `khipu up` started."""
+    project = f"{url}/api/v1/projects/{project_id}"
+    upload = httpx.post(f"{project}/manuscript", headers=bearer, files={"file": SAMPLE.open("rb")})
+    assert upload.status_code == 201 and upload.json()["chapters"] == 2, upload.text
+    detect = httpx.post(f"{project}/characters/detect", headers=bearer, json={})
+    assert wait_for(url, bearer, detect.json()["job_id"])["status"] == "succeeded"
+    names = {c["name"] for c in httpx.get(f"{project}/characters", headers=bearer).json()["items"]}
+    assert {"Mara", "Tomas"} <= names, names
+    assert httpx.post(f"{project}/casting/recommend?apply=true", headers=bearer).status_code == 200
+    synthesis = httpx.post(f"{project}/synthesis", headers=bearer, json={})
+    job = wait_for(url, bearer, synthesis.json()["job_id"])
+    assert job["status"] == "succeeded" and job["result"]["failed"] == 0, job
+    assert httpx.get(f"{project}/readiness?format=m4b", headers=bearer).json()["ready"] is True
+    export = httpx.post(f"{project}/packages", headers=bearer, json={"format": "m4b"}).json()
+    assert wait_for(url, bearer, export["job_id"])["status"] == "succeeded"
+    book = httpx.get(f"{url}/api/v1/packages/{export['package_id']}/download", headers=bearer)
+    assert book.status_code == 200 and book.content[4:8] == b"ftyp"
+
+
 def test_khipu_up_runs_the_tour_stops_cleanly_and_keeps_data(tmp_path):
     home, port = tmp_path / "home", free_port()
     url = f"http://127.0.0.1:{port}"
@@ -75,12 +106,14 @@ def test_khipu_up_runs_the_tour_stops_cleanly_and_keeps_data(tmp_path):
         json={"email": "ada@acme.example", "password": PASSWORD},
     )
     access = login.json()["access_token"]
+    bearer = {"Authorization": f"Bearer {access}"}
     project = httpx.post(
         f"{url}/api/v1/projects",
-        headers={"Authorization": f"Bearer {access}"},
-        json={"title": "Pride and Prejudice"},
+        headers=bearer,
+        json={"title": "The Lighthouse Keeper", "author": "Khipu Samples", "language": "en-US"},
     )
     assert project.status_code == 201
+    make_the_audiobook(url, bearer, project.json()["id"])
     output = stop(process, signal.SIGTERM)
     assert "Platform admin:  Authorization: Bearer " + token in output
     assert "Khipu stopped." in output
@@ -99,5 +132,5 @@ def test_khipu_up_runs_the_tour_stops_cleanly_and_keeps_data(tmp_path):
         f"{url}/api/v1/projects",
         headers={"Authorization": f"Bearer {login.json()['access_token']}"},
     ).json()
-    assert [p["title"] for p in projects["items"]] == ["Pride and Prejudice"]
+    assert [p["title"] for p in projects["items"]] == ["The Lighthouse Keeper"]
     stop(process, signal.SIGINT)
