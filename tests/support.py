@@ -112,9 +112,7 @@ class TenantHandle:
 TERMINAL = {"succeeded", "failed", "cancelled"}
 
 
-async def wait_for_job(
-    tenant: TenantHandle, job_id: str, *, within: float = 300
-) -> dict[str, Any]:
+async def wait_for_job(tenant: TenantHandle, job_id: str, *, within: float = 300) -> dict[str, Any]:
     """Poll the job until it ends; return its final state."""
     deadline = asyncio.get_running_loop().time() + within
     while True:

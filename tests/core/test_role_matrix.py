@@ -66,13 +66,14 @@ async def give_it_audio(tenant: TenantHandle, runtime, project_id: str) -> None:
     audio's content does not matter to permissions)."""
     upload = await tenant.post(
         f"/api/v1/projects/{project_id}/manuscript",
-        files={"file": ("s.txt", "Chapter 1\n\nHello.\n".encode())},
+        files={"file": ("s.txt", b"Chapter 1\n\nHello.\n")},
     )
     assert upload.status_code == 201
     async with runtime.db.transaction(uuid.UUID(tenant.id)) as session:
         await session.execute(
             text(
-                "update segments set audio_key = repeat('a', 64), status = 'synthesized' where project_id = :p"
+                "update segments set audio_key = repeat('a', 64), status = 'synthesized' "
+                "where project_id = :p"
             ),
             {"p": project_id},
         )
