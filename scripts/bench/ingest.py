@@ -104,8 +104,8 @@ async def bench(runs: int, home: Path) -> None:
         )
         print(f"throughput:                 {words / median:,.0f} words/s (median run)")
         print(
-            f"peak RSS of this process:   {peak_rss_mb():.0f} MB (was {rss_before:.0f} MB before the "
-            "imports; goal <= 300 MB; PostgreSQL and Redis run in their own processes)"
+            f"peak RSS of this process:   {peak_rss_mb():.0f} MB (was {rss_before:.0f} MB before "
+            "the imports; goal <= 300 MB; PostgreSQL and Redis run in their own processes)"
         )
         print(f"runs: {runs}, on {__import__('os').cpu_count()} cores")
     finally:
