@@ -21,6 +21,7 @@ KEY_VAULT_SECRETS = {
     "azure_speech_key": "azure-speech-key",
     "azure_openai_api_key": "azure-openai-api-key",
     "openai_api_key": "openai-api-key",
+    "entra_client_secret": "khipu-entra-client-secret",
 }
 
 
@@ -59,6 +60,11 @@ class Settings(BaseSettings):
     entra_tenant: str = ""
     entra_client_id: str = ""
     entra_authority: str = ""  # defaults to https://login.microsoftonline.com/{entra_tenant}/v2.0
+    #: Set: the server-side sign-in is a confidential client (a "Web" app registration);
+    #: empty: a public client that redeems codes with PKCE alone.
+    entra_client_secret: SecretStr = SecretStr("")
+    #: Where Entra sends the browser back; empty: this API's own callback URL, from the request.
+    entra_redirect_uri: str = ""
     key_vault_url: str = ""
 
     # Audio.

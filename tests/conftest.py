@@ -29,6 +29,7 @@ from khipu.core.embedded import start_embedded
 from khipu.core.migrations import ensure_runtime_login, upgrade
 from khipu.core.runtime import Runtime
 from tests.fakes.azure_speech import FakeAzureSpeech
+from tests.fakes.entra import FakeEntra
 from tests.fakes.openai_api import FakeOpenAI
 from tests.support import PLATFORM_TOKEN, TenantFactory, TenantHandle
 
@@ -84,14 +85,32 @@ async def openai_service() -> AsyncIterator[FakeOpenAI]:
 
 
 @pytest.fixture(scope="session")
+async def entra_service() -> AsyncIterator[FakeEntra]:
+    """A local Entra ID (discovery, JWKS, authorize, token) with the API's app registered. It
+    serves HTTPS, the only scheme MSAL accepts; its CA is trusted as a private CA would be:
+    SSL_CERT_FILE for urllib and httpx, REQUESTS_CA_BUNDLE for requests (MSAL)."""
+    async with FakeEntra() as fake:
+        fake.register_app(
+            "5a8b7c6d-1e2f-4a3b-9c8d-7e6f5a4b3c2d",
+            redirect_uris=["http://127.0.0.1/api/v1/auth/entra/callback"],
+            client_secret="entra-client-secret-for-tests",
+        )
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("SSL_CERT_FILE", str(fake.trust_bundle))
+            env.setenv("REQUESTS_CA_BUNDLE", str(fake.trust_bundle))
+            yield fake
+
+
+@pytest.fixture(scope="session")
 def settings(
     server_urls: dict[str, str],
     tmp_path_factory: pytest.TempPathFactory,
     azure_speech_service: FakeAzureSpeech,
     openai_service: FakeOpenAI,
+    entra_service: FakeEntra,
 ) -> Settings:
-    """The app's settings in tests: real servers, and the cloud engines pointed at local fakes
-    (Piper stays the default engine)."""
+    """The app's settings in tests: real servers, and the cloud engines and Entra ID pointed at
+    local fakes (Piper stays the default engine)."""
     home: Path = tmp_path_factory.mktemp("khipu-home")
     return Settings(
         home=home,
@@ -110,6 +129,9 @@ def settings(
         azure_speech_host=azure_speech_service.url,
         OPENAI_API_KEY=SecretStr("fake-key"),
         openai_base_url=openai_service.base_url,
+        entra_authority=entra_service.authority,
+        entra_client_id="5a8b7c6d-1e2f-4a3b-9c8d-7e6f5a4b3c2d",
+        entra_client_secret=SecretStr("entra-client-secret-for-tests"),
     )
 
 

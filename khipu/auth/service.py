@@ -193,8 +193,10 @@ async def user_for_entra_identity(
     session: AsyncSession, tenant: TenantRef, identity: EntraIdentity
 ) -> User:
     """The tenant's user for an Entra ID identity. A tenant trusts one directory
-    (`settings.entra_directory_id`); its first sign-in links the account with the same email."""
-    if tenant.settings.get("entra_directory_id") != identity.directory_id:
+    (`settings.entra_directory_id`); its first sign-in links the account with the same email.
+    A deactivated account is refused with 401, as its own access tokens are."""
+    trusted = str(tenant.settings.get("entra_directory_id") or "").lower()
+    if not trusted or trusted != identity.directory_id.lower():
         raise NoAccountForIdentity("This tenant does not accept sign-ins from that directory.")
     user = await users.find_by_entra_object_id(session, identity.object_id)
     if user is None and identity.email:
@@ -203,8 +205,10 @@ async def user_for_entra_identity(
             user.entra_object_id = identity.object_id
         else:
             user = None
-    if user is None or not user.is_active:
-        raise NoAccountForIdentity("No active account of this tenant matches that identity.")
+    if user is None:
+        raise NoAccountForIdentity("No account of this tenant matches that identity.")
+    if not user.is_active:
+        raise InvalidToken("The account behind this identity is no longer active.")
     return user
 
 

@@ -8,21 +8,28 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import http.client
+import json
 import re
 import secrets
+import threading
 import time
+import urllib.request
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 from uuid import UUID, uuid4
 
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from khipu.core.errors import InvalidInput, NotAuthenticated
+from khipu.core.errors import InvalidInput, NotAuthenticated, ServiceUnavailable
 
 ACCESS_ALGORITHMS = ["HS256"]
 ENTRA_ALGORITHMS = ["RS256"]
+#: Entra's clocks and ours may disagree a little; Microsoft's own libraries allow 5 minutes.
+ENTRA_CLOCK_SKEW_SECONDS = 60
 REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub", "jti", "tenant_id", "role"]
 
 
@@ -184,39 +191,81 @@ class EntraIdentity:
     name: str | None
 
 
+class EntraUnavailable(ServiceUnavailable):
+    title = "Identity provider unavailable"
+
+
 class EntraTokenValidator:
-    """Validate Entra ID (Azure AD / B2C) access or ID tokens against the issuer's JWKS."""
+    """Validate Entra ID (Azure AD / B2C) ID or access tokens against the issuer's JWKS.
 
-    def __init__(self, *, issuer: str, client_id: str, jwks_uri: str | None = None) -> None:
-        self.issuer = issuer.rstrip("/")
+    `issuer` is the authority the discovery document hangs off (OIDC Discovery:
+    `{issuer}/.well-known/openid-configuration`), e.g.
+    `https://login.microsoftonline.com/{tenant}/v2.0`. Tokens must carry the `issuer` *inside*
+    that document, which is not always the configured URL: Entra names the directory by its
+    GUID where the URL has a domain name, B2C adds a trailing slash, and the multi-tenant
+    authorities (`organizations`, `common`) publish a `{tenantid}` template, filled in from
+    the token's own `tid`.
+    """
+
+    def __init__(
+        self, *, issuer: str, client_id: str, key_refresh_cooldown_seconds: float = 30
+    ) -> None:
+        self.authority = issuer.rstrip("/")
         self.client_id = client_id
-        self._jwks_uri = jwks_uri
+        # A token with an unknown `kid` refreshes the key set (that is how a rotated key is
+        # found), at most once per cooldown, so forged `kid`s cannot make us hammer Entra.
+        self._key_refresh_cooldown = key_refresh_cooldown_seconds
+        self._issuer_template: str | None = None
         self._jwk_client: jwt.PyJWKClient | None = None
+        self._discovery_lock = threading.Lock()
 
-    def _discover_jwks_uri(self) -> str:
-        import httpx
+    def _discover(self) -> tuple[str, jwt.PyJWKClient]:
+        """The issuer template and a JWKS client, from the discovery document (once)."""
+        with self._discovery_lock:
+            if self._issuer_template is None or self._jwk_client is None:
+                config = _fetch_json(f"{self.authority}/.well-known/openid-configuration")
+                try:
+                    issuer, jwks_uri = str(config["issuer"]), str(config["jwks_uri"])
+                except (KeyError, TypeError) as exc:
+                    raise EntraUnavailable(
+                        f"Entra ID discovery at {self.authority} names no issuer or key set."
+                    ) from exc
+                # No `cache_keys`: its per-`kid` cache never expires, so a key Entra withdrew
+                # would stay trusted; the key-set cache expires after `lifespan`.
+                self._jwk_client = jwt.PyJWKClient(
+                    jwks_uri, lifespan=3600, cooldown_duration=self._key_refresh_cooldown
+                )
+                self._issuer_template = issuer
+            return self._issuer_template, self._jwk_client
 
-        config = httpx.get(f"{self.issuer}/.well-known/openid-configuration", timeout=10).json()
-        return str(config["jwks_uri"])
-
-    def _signing_key(self, token: str) -> Any:
-        if self._jwk_client is None:
-            self._jwk_client = jwt.PyJWKClient(
-                self._jwks_uri or self._discover_jwks_uri(), cache_keys=True, lifespan=3600
-            )
-        return self._jwk_client.get_signing_key_from_jwt(token).key
+    def _signing_key(self, jwk_client: jwt.PyJWKClient, token: str) -> Any:
+        header = jwt.get_unverified_header(token)
+        # Refused before any key lookup: neither can lead to a key set refresh.
+        if header.get("alg") not in ENTRA_ALGORITHMS:
+            raise jwt.InvalidAlgorithmError(f"the algorithm {header.get('alg')!r} is not allowed")
+        if not header.get("kid"):
+            raise jwt.InvalidTokenError("the token names no signing key (kid)")
+        try:
+            return jwk_client.get_signing_key(header["kid"]).key
+        except jwt.PyJWKClientConnectionError as exc:
+            raise EntraUnavailable(f"Entra ID signing keys could not be fetched: {exc}.") from exc
 
     def validate(self, token: str) -> EntraIdentity:
+        issuer_template, jwk_client = self._discover()
         try:
+            key = self._signing_key(jwk_client, token)
+            unverified = jwt.decode(token, options={"verify_signature": False})
+            issuer = issuer_template.replace("{tenantid}", str(unverified.get("tid", "")))
             claims = jwt.decode(
                 token,
-                self._signing_key(token),
+                key,
                 algorithms=ENTRA_ALGORITHMS,
                 audience=self.client_id,
-                issuer=self.issuer,
+                issuer=issuer,
+                leeway=ENTRA_CLOCK_SKEW_SECONDS,
                 options={"require": ["exp", "iat", "iss", "aud", "oid", "tid"]},
             )
-        except (jwt.PyJWTError, KeyError, ValueError) as exc:
+        except (jwt.PyJWTError, ValueError) as exc:
             raise InvalidToken(f"The Entra ID token is not valid: {exc}.") from exc
         return EntraIdentity(
             object_id=str(claims["oid"]),
@@ -224,3 +273,15 @@ class EntraTokenValidator:
             email=claims.get("preferred_username") or claims.get("email"),
             name=claims.get("name"),
         )
+
+
+def _fetch_json(url: str) -> Any:
+    """GET a JSON document with urllib, as PyJWKClient fetches the key set: both trust the
+    same certificate store."""
+    if urlsplit(url).scheme not in ("https", "http"):
+        raise EntraUnavailable(f"The Entra ID authority {url} is not an http(s) URL.")
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - scheme checked
+            return json.load(response)
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        raise EntraUnavailable(f"Entra ID discovery at {url} failed: {exc}.") from exc
