@@ -8,6 +8,7 @@ by the workers as they spend.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -19,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from khipu.analytics import service as analytics
 from khipu.audio import repository, voices
 from khipu.audio.cache import expected_chapter_digest
-from khipu.audio.engines import TTSEngine, VoiceInfo, synthesize_with_retries
+from khipu.audio.engines import SynthesizedAudio, VoiceInfo, VoiceSpec, synthesize_with_retries
 from khipu.audio.mastering import Piece, stitch_chapter
 from khipu.audio.models import Review
 from khipu.audio.schemas import ReviewCreate, VoicePreview
@@ -30,6 +31,7 @@ from khipu.core.permissions import Principal
 from khipu.core.runtime import Runtime
 from khipu.jobs import service as jobs
 from khipu.manuscripts import service as manuscripts
+from khipu.manuscripts.lexicon import LexiconEntry
 from khipu.projects.schemas import ProjectSettings
 from khipu.tenants import service as tenants
 
@@ -167,28 +169,52 @@ def catalogue(
     return found
 
 
-async def preview(
-    session: AsyncSession, runtime: Runtime, principal: Principal, data: VoicePreview
-) -> bytes:
-    """Speak a short text in a voice (not cached); paid engines count against the cap."""
-    voice = voices.validate_choice(runtime, data.choice())
+async def speak(
+    session: AsyncSession,
+    runtime: Runtime,
+    *,
+    tenant_id: UUID,
+    project_id: UUID | None,
+    voice: VoiceSpec,
+    text: str,
+    language: str,
+    lexicon: Sequence[LexiconEntry] = (),
+) -> SynthesizedAudio:
+    """One-off speech outside the segment cache (previews, auditions, credits): a paid engine is
+    refused past the tenant's spending cap, and what it costs is recorded."""
     engine = voices.engine_for(runtime, voice.engine)
-    cost = analytics.tts_cost(runtime.settings, voice.engine, len(data.text))
+    cost = analytics.tts_cost(runtime.settings, voice.engine, len(text))
     if cost:
-        cap = (
-            await tenants.get_profile(session, principal.tenant_id)
-        ).settings.monthly_spending_cap_usd
+        cap = (await tenants.get_profile(session, tenant_id)).settings.monthly_spending_cap_usd
         await analytics.check_spending_cap(session, cap, additional=cost)
-    payload = engine.payload(data.text, voice, language=_locale_of(engine, voice.voice_id))
+    payload = engine.payload(text, voice, language=language, lexicon=lexicon)
     audio = await synthesize_with_retries(engine, payload, voice)
     analytics.record_usage(
         session,
-        tenant_id=principal.tenant_id,
-        project_id=None,
+        tenant_id=tenant_id,
+        project_id=project_id,
         kind="tts",
         engine=voice.engine,
-        characters=len(data.text),
+        characters=len(text),
         cost=cost,
+    )
+    return audio
+
+
+async def preview(
+    session: AsyncSession, runtime: Runtime, principal: Principal, data: VoicePreview
+) -> bytes:
+    """Speak a short text in a voice (with its settings), in the voice's own locale."""
+    voice = voices.validate_choice(runtime, data.choice())
+    info = voices.engine_for(runtime, voice.engine).voice_info(voice.voice_id)
+    audio = await speak(
+        session,
+        runtime,
+        tenant_id=principal.tenant_id,
+        project_id=None,
+        voice=voice,
+        text=data.text,
+        language=info.locale if info else "en-US",
     )
     return audio.wav
 
@@ -209,19 +235,15 @@ async def render_announcement(
     session: AsyncSession, runtime: Runtime, project: Project, text: str, workdir: Path
 ) -> Announcement:
     """Speak `text` with the project's narrator and master it like a chapter (room tone, levels):
-    the opening and closing credits of an export. Paid engines record their usage."""
-    narrator = voices.narrator_voice(runtime, project.settings, project.language)
-    engine = voices.engine_for(runtime, narrator.engine)
-    payload = engine.payload(text, narrator, language=project.language)
-    audio = await synthesize_with_retries(engine, payload, narrator)
-    analytics.record_usage(
+    the opening and closing credits of an export."""
+    audio = await speak(
         session,
+        runtime,
         tenant_id=project.tenant_id,
         project_id=project.id,
-        kind="tts",
-        engine=narrator.engine,
-        characters=len(text),
-        cost=analytics.tts_cost(runtime.settings, narrator.engine, len(text)),
+        voice=voices.narrator_voice(runtime, project.settings, project.language),
+        text=text,
+        language=project.language,
     )
     spoken = workdir / f"{uuid4().hex}.wav"
     spoken.write_bytes(audio.wav)
@@ -233,8 +255,3 @@ async def render_announcement(
         preview_path=workdir / f"{spoken.stem}.mp3",
     )
     return Announcement(master_path=master, duration_ms=result.duration_ms)
-
-
-def _locale_of(engine: TTSEngine, voice_id: str) -> str:
-    info = engine.voice_info(voice_id)
-    return info.locale if info else "en-US"

@@ -12,15 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import TYPE_CHECKING
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from khipu.analytics import service as analytics
+from khipu.audio import service as audio_service
 from khipu.audio import voices
-from khipu.audio.engines import VoiceInfo, VoiceSpec, synthesize_with_retries
+from khipu.audio.engines import VoiceInfo, VoiceSpec
 from khipu.characters import repository, service
 from khipu.characters.models import Character
 from khipu.characters.schemas import (
@@ -35,7 +34,6 @@ from khipu.core.runtime import Runtime
 from khipu.manuscripts import service as manuscripts
 from khipu.projects import service as projects
 from khipu.projects.schemas import ProjectUpdate, VoiceChoice
-from khipu.tenants import service as tenants
 
 if TYPE_CHECKING:  # other modules' tables, for annotations only
     from khipu.projects.models import Project
@@ -240,21 +238,16 @@ async def audition(
         voice = voices.voice_from(character.voice)
     else:
         voice = voices.narrator_voice(runtime, project.settings, project.language)
-    text = data.text or await _longest_line(session, character)
-    engine = voices.engine_for(runtime, voice.engine)
-    cost = analytics.tts_cost(runtime.settings, voice.engine, len(text))
-    await _check_tts_budget(session, project, cost)
     lexicon, _ = await manuscripts.get_lexicon_entries(session, project.id)
-    payload = engine.payload(text, voice, language=project.language, lexicon=lexicon)
-    audio = await synthesize_with_retries(engine, payload, voice)
-    analytics.record_usage(
+    audio = await audio_service.speak(
         session,
+        runtime,
         tenant_id=project.tenant_id,
         project_id=project.id,
-        kind="tts",
-        engine=voice.engine,
-        characters=len(text),
-        cost=cost,
+        voice=voice,
+        text=data.text or await _longest_line(session, character),
+        language=project.language,
+        lexicon=lexicon,
     )
     return audio.wav
 
@@ -266,11 +259,3 @@ async def _longest_line(session: AsyncSession, character: Character) -> str:
             f"{character.name} has no lines yet; send a `text` to hear the voice."
         )
     return lines.longest[0][1]
-
-
-async def _check_tts_budget(session: AsyncSession, project: Project, cost: Decimal) -> None:
-    if cost:
-        cap = (
-            await tenants.get_profile(session, project.tenant_id)
-        ).settings.monthly_spending_cap_usd
-        await analytics.check_spending_cap(session, cap, additional=cost)

@@ -73,13 +73,13 @@ async def get_character_for(
 ) -> tuple[Character, Project]:
     """The character and its project, if the principal may perform `action` on the project:
     404 if it may not even read it, 403 if it may read but not act."""
+    missing = CharacterNotFound(f"No character has the id {character_id}.")
     character = await repository.get(session, character_id, for_update=for_update)
     if character is None:
-        raise CharacterNotFound(f"No character has the id {character_id}.")
-    try:
-        project = await projects.get_project_for(session, principal, character.project_id, action)
-    except NotFound as exc:
-        raise CharacterNotFound(f"No character has the id {character_id}.") from exc
+        raise missing
+    project = await projects.project_of_child(
+        session, principal, character.project_id, action, missing=missing
+    )
     return character, project
 
 

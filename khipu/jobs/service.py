@@ -97,14 +97,11 @@ async def start_job(
 async def get_job_for(
     session: AsyncSession, principal: Principal, job_id: UUID, action: Action
 ) -> Job:
+    missing = JobNotFound(f"No job has the id {job_id}.")
     job = await repository.get(session, job_id)
     if job is None:
-        raise JobNotFound(f"No job has the id {job_id}.")
-    try:
-        project = await projects.get_project(session, job.project_id)
-        await projects.authorize_on(session, principal, project, action)
-    except NotFound as exc:
-        raise JobNotFound(f"No job has the id {job_id}.") from exc
+        raise missing
+    await projects.project_of_child(session, principal, job.project_id, action, missing=missing)
     return job
 
 

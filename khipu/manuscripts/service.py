@@ -270,13 +270,13 @@ async def get_chapter_for(
     session: AsyncSession, principal: Principal, chapter_id: UUID, action: Action
 ) -> tuple[Chapter, Project]:
     """The chapter and its project, if the principal may perform `action` on the project."""
+    missing = ChapterNotFound(f"No chapter has the id {chapter_id}.")
     chapter = await repository.get_chapter(session, chapter_id)
     if chapter is None:
-        raise ChapterNotFound(f"No chapter has the id {chapter_id}.")
-    try:
-        project = await projects.get_project_for(session, principal, chapter.project_id, action)
-    except projects.ProjectNotFound as exc:
-        raise ChapterNotFound(f"No chapter has the id {chapter_id}.") from exc
+        raise missing
+    project = await projects.project_of_child(
+        session, principal, chapter.project_id, action, missing=missing
+    )
     return chapter, project
 
 
@@ -337,13 +337,13 @@ async def get_segment_for(
     *,
     for_update: bool = False,
 ) -> tuple[Segment, Project]:
+    missing = SegmentNotFound(f"No segment has the id {segment_id}.")
     segment = await repository.get_segment(session, segment_id, for_update=for_update)
     if segment is None:
-        raise SegmentNotFound(f"No segment has the id {segment_id}.")
-    try:
-        project = await projects.get_project_for(session, principal, segment.project_id, action)
-    except projects.ProjectNotFound as exc:
-        raise SegmentNotFound(f"No segment has the id {segment_id}.") from exc
+        raise missing
+    project = await projects.project_of_child(
+        session, principal, segment.project_id, action, missing=missing
+    )
     return segment, project
 
 

@@ -207,11 +207,11 @@ async def list_packages(
 async def get_package_for(
     session: AsyncSession, principal: Principal, package_id: UUID, action: Action
 ) -> tuple[Package, Project]:
+    missing = PackageNotFound(f"No package has the id {package_id}.")
     package = await repository.get(session, package_id)
     if package is None:
-        raise PackageNotFound(f"No package has the id {package_id}.")
-    try:
-        project = await projects.get_project_for(session, principal, package.project_id, action)
-    except projects.ProjectNotFound as exc:
-        raise PackageNotFound(f"No package has the id {package_id}.") from exc
+        raise missing
+    project = await projects.project_of_child(
+        session, principal, package.project_id, action, missing=missing
+    )
     return package, project

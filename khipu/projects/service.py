@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from khipu.core import audit
 from khipu.core.db import after_commit
-from khipu.core.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
+from khipu.core.errors import Conflict, InvalidInput, KhipuError, NotFound, PayloadTooLarge
 from khipu.core.models import utcnow
 from khipu.core.pagination import PageParams
 from khipu.core.permissions import (
@@ -96,11 +96,21 @@ async def get_project_for(
     return project
 
 
-async def authorize_on(
-    session: AsyncSession, principal: Principal, project: Project, action: Action
-) -> None:
-    """For modules that loaded a project through a child object (chapter, segment, job)."""
-    authorize_project(principal, action, await relation(session, principal, project))
+async def project_of_child(
+    session: AsyncSession,
+    principal: Principal,
+    project_id: UUID,
+    action: Action,
+    *,
+    missing: KhipuError,
+) -> Project:
+    """The project of an object (chapter, segment, job, package, character) if the principal may
+    perform `action` on it. Where the project may not even be read, `missing` is raised — the
+    object's own 404, so neither it nor its project is revealed; else 403 as usual."""
+    try:
+        return await get_project_for(session, principal, project_id, action)
+    except ProjectNotFound as exc:
+        raise missing from exc
 
 
 async def get_project(session: AsyncSession, project_id: UUID) -> Project:
