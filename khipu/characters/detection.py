@@ -121,7 +121,15 @@ async def detection_input(session: AsyncSession, project_id: UUID) -> DetectionI
     characters = await repository.of_project(session, project_id)
     return DetectionInput(
         lines=tuple(
-            Line(str(s.id), position[s.chapter_id], s.paragraph, s.kind, s.text) for s in read
+            Line(
+                str(s.id),
+                position[s.chapter_id],
+                s.paragraph,
+                s.kind,
+                s.text,
+                scene_break=s.boundary == "scene",
+            )
+            for s in read
         ),
         known=tuple(
             KnownCharacter(str(c.id), c.name, tuple(c.aliases), c.gender)

@@ -24,6 +24,8 @@ _ELISIONS = frozenset(
 )  # fmt: skip
 _OPENING_CONTEXT = frozenset("([{‘“—–-/")
 _CLOSING_PUNCTUATION = frozenset(".,;:!?…”’)]")
+_DASHES = frozenset("—–-")
+_BROKEN_OFF = frozenset("—–…")  # speech may start or stop on a dash or an ellipsis
 
 # (trigger characters, pattern): a pattern only runs on text containing one of its triggers.
 _FOOTNOTE_MARKERS = (
@@ -68,6 +70,8 @@ def curl_quotes(text: str) -> str:
 
 
 def _curl_double(before: str, after: str) -> str:
+    if _closes_after_dash(before, after):
+        return "”"  # “I think—” (she hesitated)
     opens = before in _OPENING_CONTEXT or before.isspace()
     if opens and after.isspace():
         return '"'  # a lone mark between spaces (5 " tall): leave it alone
@@ -75,14 +79,21 @@ def _curl_double(before: str, after: str) -> str:
 
 
 def _curl_single(before: str, after: str, following: str) -> str:
-    if before.isalnum() or before in _CLOSING_PUNCTUATION:
-        return "’"  # don’t, Bennets’, closing ’
-    if (before in _OPENING_CONTEXT or before.isspace()) and after.isalnum():
+    if not (before in _OPENING_CONTEXT or before.isspace()) or _closes_after_dash(before, after):
+        return "’"  # don’t, Bennets’, closing ’ (also after _emphasis!_), ‘I think—’
+    if after in _BROKEN_OFF:
+        return "‘"  # ‘—found it advisable’
+    if after.isalnum():
         word = re.match(r"[^\W_]+", following)
         if after.isdigit() or (word and word.group(0).lower() in _ELISIONS):
             return "’"  # ’tis, ’90s
         return "‘"
     return "'"
+
+
+def _closes_after_dash(before: str, after: str) -> bool:
+    """A mark between a dash and a space or punctuation ends a broken-off quotation."""
+    return before in _DASHES and (after.isspace() or after in _CLOSING_PUNCTUATION)
 
 
 def remove_footnote_markers(text: str) -> str:

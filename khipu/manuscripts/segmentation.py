@@ -1,7 +1,8 @@
 """Cutting a chapter into segments, the unit of synthesis: heading, then narration and dialogue.
 
-A paragraph is first divided into quotations (“…”) and the narration between them, because a
-quotation may get another voice. Narration is split into sentences, and consecutive short
+A paragraph is first divided into quotations (“…”, or ‘…’ in books that mark speech with single
+quotes) and the narration between them, because a quotation may get another voice. Narration is
+split into sentences, and consecutive short
 sentences are merged up to `MERGE_CHARS` (fewer, longer requests give TTS engines better
 prosody). A quotation stays whole unless it alone exceeds `max_chars`; then it, like an
 over-long sentence, is split at sentences, then clauses, then words. Every cut is made on
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -20,12 +22,27 @@ from khipu.manuscripts.parsing.headings import spoken_heading_text
 
 SegmentKind = Literal["heading", "narration", "dialogue"]
 Boundary = Literal["chapter_start", "clause", "sentence", "paragraph", "scene"]
+# How a book marks speech: “double” quotation marks, or ‘single’ ones (common in British editions).
+QuoteConvention = Literal["double", "single"]
 
 MERGE_CHARS = 300
 _MIN_MAX_CHARS = 40
 
 _OPENING_QUOTES = "“«"
 _QUOTE_MARKS = re.compile("[“”«»]")
+_SINGLE_MARKS = re.compile("[‘’]")
+# A ’ after one of these closes a quotation for certain (‘Yes,’ she said); after a letter it may
+# be an apostrophe (the girls’ books, goin’ home).
+_STRONG_CLOSE_AFTER = frozenset(",.;:!?…—–-")
+# Words that follow a quotation closed without punctuation (‘Come in’ he said).
+_ATTRIBUTION_WORDS = frozenset(
+    {"he", "she", "they", "said", "says", "cried", "asked", "answered", "replied", "whispered"}
+)
+# Contractions that some texts split off with a space ("you ‘re", "it ‘s"): not quotations.
+_CONTRACTION_TAILS = frozenset({"s", "t", "re", "ll", "d", "ve", "m"})
+# Words an apostrophe usually ends (the girls’ books, goin’ on, an’, o’).
+_ELIDED_ENDINGS = ("s", "in")
+_ELIDED_WORDS = frozenset({"an", "o", "th", "ol", "fo"})
 # Punctuation written after a closing quote belongs to the quotation (“Hello”, he said).
 _TRAILING_PUNCTUATION = ",.;:!?…"
 _SENTENCE_END = re.compile(r"[.!?…]+[”’\"')\]»]*(?=\s)")
@@ -75,17 +92,48 @@ def split_sentences(text: str) -> list[str]:
     return [sentence for sentence in sentences if sentence]
 
 
-def segment_chapter(chapter: ParsedChapter, *, max_chars: int = 1000) -> list[SegmentDraft]:
-    """The chapter's segments in reading order, its spoken heading first."""
+def dialogue_convention(paragraphs: Iterable[str]) -> QuoteConvention:
+    """Whether these paragraphs mark speech with ‘single’ rather than “double” quotation marks.
+
+    Dialogue paragraphs open with the book's quotation mark, so the mark that opens more of them
+    decides; with none either way, single only where ‘ opens words and “ is never used. A nested
+    quotation, or a dialect elision (‘T ain’t) inside “…”, does not open a paragraph.
+    """
+    double = single = double_marks = single_openers = 0
+    for text in paragraphs:
+        if text.startswith(_OPENING_QUOTES):
+            double += 1
+        elif text.startswith("‘"):
+            single += 1
+        double_marks += sum(text.count(mark) for mark in _OPENING_QUOTES)
+        single_openers += len(re.findall(r"(?:^|(?<=[\s(—]))‘(?=[A-Z])", text))
+    if single != double:
+        return "single" if single > double else "double"
+    return "single" if double_marks == 0 and single_openers > 0 else "double"
+
+
+def segment_chapter(
+    chapter: ParsedChapter,
+    *,
+    max_chars: int = 1000,
+    convention: QuoteConvention | None = None,
+) -> list[SegmentDraft]:
+    """The chapter's segments in reading order, its spoken heading first.
+
+    `convention` says how the book marks speech; by default it is read from the chapter itself
+    (`dialogue_convention` over the whole book is steadier when a caller has every chapter).
+    """
     if max_chars < _MIN_MAX_CHARS:
         raise ValueError(f"max_chars must be at least {_MIN_MAX_CHARS}")
+    if convention is None:
+        convention = dialogue_convention(p.text for p in chapter.paragraphs)
     heading = _fit(spoken_heading(chapter.title), max_chars)
     # An empty title (a user may clear it) gives no heading rather than an empty segment.
     drafts = [SegmentDraft(heading, "heading", -1, "chapter_start")] if heading else []
     for index, paragraph in enumerate(chapter.paragraphs):
         first: Boundary = "scene" if paragraph.scene_break_before else "paragraph"
         previous = ""
-        for span in _segment_spans(paragraph.text, max_chars=max_chars):
+        for span in _segment_spans(paragraph.text, max_chars=max_chars, convention=convention):
             text = paragraph.text[span.start : span.end].strip()
             boundary: Boundary = first if not previous else _boundary_between(previous, text)
             drafts.append(SegmentDraft(text, span.kind, index, boundary))
@@ -107,10 +155,11 @@ def _fit(text: str, max_chars: int) -> str:
     return text[: cut if cut > 0 else max_chars].rstrip()
 
 
-def _segment_spans(text: str, *, max_chars: int) -> list[_Span]:
+def _segment_spans(text: str, *, max_chars: int, convention: QuoteConvention) -> list[_Span]:
     """Segments of one paragraph as spans into its text."""
     spans: list[_Span] = []
-    for run in _glue_punctuation_runs(text, _quote_runs(text)):
+    runs = _quote_runs(text) if convention == "double" else _single_quote_runs(text)
+    for run in _glue_punctuation_runs(text, runs):
         if run.kind == "dialogue":
             pieces = _split_long(text, run.start, run.end, max_chars, target=max_chars)
         else:
@@ -147,6 +196,109 @@ def _quote_runs(text: str) -> list[_Span]:
     if start < len(text):
         runs.append(_Span(start, len(text), "dialogue" if in_quote else "narration"))
     return runs
+
+
+def _single_quote_runs(text: str) -> list[_Span]:
+    """Like `_quote_runs` for ‘single-quoted’ speech, where ’ is also the apostrophe.
+
+    A quotation opens at ‘ and closes at the first ’ written after punctuation (‘Yes,’ she said)
+    or ending a word before an attribution (‘Come in’ he said), so that don’t, ’tis, the girls’
+    books, goin’, an’ I and Mis’ Hill stay inside. A quotation still open when another one opens
+    ended at its last word-final ’; one still open at the paragraph's end runs on into the next
+    paragraph unless a ’ that does not look like an elision closes it. Double marks inside are a
+    nested quotation.
+    """
+    marks = [(m.start(), m.group()) for m in _SINGLE_MARKS.finditer(text)]
+    runs: list[_Span] = []
+    start = _carried_over_close(text, marks)
+    if start:
+        runs.append(_Span(0, start, "dialogue"))
+    opened: int | None = None
+    word_final: list[int] = []
+
+    def close(position: int | None, end: int) -> None:
+        nonlocal start, opened
+        assert opened is not None
+        if opened > start:
+            runs.append(_Span(start, opened, "narration"))
+        start = end if position is None else _after_trailing_punctuation(text, position + 1)
+        runs.append(_Span(opened, start, "dialogue"))
+        opened = None
+
+    for position, mark in marks:
+        if position < start:
+            continue
+        if opened is None:
+            if mark == "‘" and _opens(text, position):
+                opened, word_final = position, []
+        elif mark == "’" and (
+            _closes_surely(text, position, mark)
+            or (_ends_word(text, position) and _attribution_follows(text, position + 1))
+        ):
+            close(position, len(text))
+        elif mark == "’" and _ends_word(text, position):
+            word_final.append(position)
+        elif mark == "‘" and _opens(text, position) and _opens_sentence(text, position):
+            close(word_final[-1] if word_final else None, position)
+            opened, word_final = position, []
+    if opened is not None:
+        final = [p for p in word_final if not _looks_elided(text, p)]
+        close(final[-1] if final else None, len(text))
+    if start < len(text):
+        runs.append(_Span(start, len(text), "narration"))
+    return runs
+
+
+def _carried_over_close(text: str, marks: list[tuple[int, str]]) -> int:
+    """Where a quotation carried over from the previous paragraph ends: at a sure close before
+    any opening mark (0 if there is none)."""
+    for position, mark in marks:
+        if mark == "‘" and _opens(text, position):
+            return 0
+        if _closes_surely(text, position, mark):
+            return _after_trailing_punctuation(text, position + 1)
+    return 0
+
+
+def _opens(text: str, position: int) -> bool:
+    """‘ at a word's start opens a quotation, unless it is a contraction split off (you ‘re)."""
+    if position > 0 and not (text[position - 1].isspace() or text[position - 1] in "([—“\"'"):
+        return False
+    tail = re.match(r"[a-z]+\b", text[position + 1 :])
+    return position + 1 < len(text) and not (tail and tail.group() in _CONTRACTION_TAILS)
+
+
+def _opens_sentence(text: str, position: int) -> bool:
+    """‘ before a capital, a dash or an ellipsis (not ‘bout or ‘roun’ inside a quotation)."""
+    following = text[position + 1 : position + 2]
+    return following.isupper() or following.isdigit() or following in ("—", "…", "“")
+
+
+def _closes_surely(text: str, position: int, mark: str) -> bool:
+    return mark == "’" and position > 0 and text[position - 1] in _STRONG_CLOSE_AFTER
+
+
+def _ends_word(text: str, position: int) -> bool:
+    return (
+        position > 0
+        and text[position - 1].isalnum()
+        and (position + 1 == len(text) or not text[position + 1].isalnum())
+    )
+
+
+def _looks_elided(text: str, position: int) -> bool:
+    word = text[:position].rsplit(None, 1)[-1].lstrip("‘").lower()
+    return word.endswith(_ELIDED_ENDINGS) or word in _ELIDED_WORDS
+
+
+def _attribution_follows(text: str, position: int) -> bool:
+    """After a closing ’: the paragraph's end or "he said" (not "goin’, an’ I", "Mis’ Hill")."""
+    rest = text[position:]
+    if not rest.strip():
+        return True
+    if not rest[0].isspace():
+        return False
+    return rest.split(None, 1)[0].strip(",.;:!?") in _ATTRIBUTION_WORDS
 
 
 def _after_trailing_punctuation(text: str, position: int) -> int:

@@ -31,7 +31,12 @@ from khipu.manuscripts.lexicon import LexiconEntry, lexicon_version, validate_le
 from khipu.manuscripts.models import Chapter, Lexicon, Manuscript, Segment
 from khipu.manuscripts.parsing import parse_manuscript
 from khipu.manuscripts.schemas import ChapterRead, ChapterUpdate, ImportSummary, SegmentUpdate
-from khipu.manuscripts.segmentation import SegmentDraft, count_words, segment_chapter
+from khipu.manuscripts.segmentation import (
+    SegmentDraft,
+    count_words,
+    dialogue_convention,
+    segment_chapter,
+)
 from khipu.projects import service as projects
 
 if TYPE_CHECKING:  # other modules' tables, for annotations only
@@ -81,8 +86,11 @@ def parse_and_segment(
     data: bytes, *, limits: ImportLimits, filename: str | None, max_chars: int
 ) -> Segmented:
     parsed = parse_manuscript(data, limits=limits, declared_format=_declared_format(filename))
+    # How the book marks speech (“…” or ‘…’) is read once from all of it: steadier than per chapter.
+    convention = dialogue_convention(p.text for c in parsed.chapters for p in c.paragraphs)
     return Segmented(
-        parsed, [segment_chapter(chapter, max_chars=max_chars) for chapter in parsed.chapters]
+        parsed,
+        [segment_chapter(c, max_chars=max_chars, convention=convention) for c in parsed.chapters],
     )
 
 

@@ -14,7 +14,7 @@ A PDNC folder (Project Dialogism Novel Corpus layout) holds novel_text.txt, quot
 The manuscript is parsed and segmented with the real code; each annotated quote is aligned to
 dialogue segments by normalised containment (fuzzy as a fallback); a quote counts as correct when
 the predicted character is the gold speaker, predicted characters being mapped to gold characters
-by name and aliases, case-insensitively (PDNC's "_narr" narrator alias matches "Narrator").
+by name and aliases, case-insensitively (PDNC's "_narr"/"Narr" narrator alias matches "Narrator").
 PDNC carries no licence: keep its files outside the repository.
 """
 
@@ -49,7 +49,7 @@ _FUZZY_WINDOW = 12  # ... and for a fuzzy one
 _FUZZY_COVERAGE = 0.85
 _MIN_FRACTION = 0.3  # a contained text must be this share of the other, or long, or a prefix
 _MIN_CONTAINED = 20
-_PDNC_NARRATOR = "_narr"
+_PDNC_NARRATOR = "narr"  # PDNC writes it "_narr" in most novels, "Narr" in some
 _MAJOR_LINES = 5  # characters with at least this many gold lines count for recall
 
 
@@ -97,8 +97,8 @@ def read_pdnc(folder: Path) -> Gold:
         for row in csv.DictReader(handle):
             main = row["Main Name"].strip()
             aliases = _literal_names(row.get("Aliases", ""))
-            if _PDNC_NARRATOR in aliases:  # PDNC marks the first-person narrator "_narr"
-                aliases.append("Narrator")
+            if any(alias.strip("_").casefold() == _PDNC_NARRATOR for alias in aliases):
+                aliases.append("Narrator")  # PDNC's mark for the first-person narrator
             names.setdefault(main, {normalise_name(main)}).update(
                 normalise_name(a) for a in aliases
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -350,3 +351,217 @@ def test_a_narrator_who_gives_a_name_is_called_by_it() -> None:
     result = attribute_speakers(lines)
     assert speaker_name(result, lines, "“I have been working,”") == "Ishmael"
     assert "Narrator" not in {c.name for c in result.characters}
+
+
+# -- names: pet forms, "the" forms, titles alone -------------------------------------------------
+
+
+def test_clipped_and_pet_forms_join_the_full_name() -> None:
+    lines = scene(
+        "Kitty Hamilton and Mr. Skaggs sat in the parlour with Francis Oakley.",
+        "“You sing well, Kit,” said Skaggsy.",
+        "“Thank you, Mr. Skaggs,” said Kit.",
+        "“She does,” said Frank.",
+    )
+    result = attribute_speakers(lines)
+    assert speaker_name(result, lines, "“Thank you") == "Kitty Hamilton"
+    assert speaker_name(result, lines, "“You sing well") == "Mr. Skaggs"
+    assert speaker_name(result, lines, "“She does,”") == "Francis Oakley"
+    assert {"Kit"} <= set(character(result, "Kitty Hamilton").aliases)
+
+
+def test_a_capitalised_creature_and_its_the_form_are_one_character() -> None:
+    lines = scene(
+        "Alice swam to the shore, and the Mouse swam after her.",
+        "“O Mouse, do you know the way?” said Alice.",
+        "“I do,” said the Mouse.",
+        "“Then show me,” said Alice.",
+        "“Follow me,” said the Mouse.",
+    )
+    result = attribute_speakers(lines)
+    mouse = character(result, "the Mouse")
+    assert "Mouse" in mouse.aliases and mouse.line_count == 2
+    assert speaker_name(result, lines, "“I do,”") == "the Mouse"
+
+
+def test_the_colonel_is_the_books_one_colonel_and_a_bare_surname_the_titled_mans() -> None:
+    lines = scene(
+        "Colonel Saunders and Fitzwilliam Darcy dined with Captain Fitzwilliam.",
+        "“Any doubt?” said Mr. Darcy.",
+        "“Certainly not,” said the Colonel.",
+        "“None at all,” said Fitzwilliam.",
+    )
+    result = attribute_speakers(lines)
+    assert speaker_name(result, lines, "“Certainly not,”") == "Colonel Saunders"
+    assert speaker_name(result, lines, "“None at all,”") == "Captain Fitzwilliam"
+
+
+# -- speakers known by their occupation ----------------------------------------------------------
+
+
+def test_a_speaker_called_only_the_detective_becomes_a_character() -> None:
+    lines = scene(
+        "The detective examined the room while Mr. Oakley waited.",
+        "“When did you open the cabinet?” said the detective.",
+        "“Last night,” said Mr. Oakley.",
+        "“Was the window open?” asked the detective.",
+        "“It always is.”",
+        "“Then I have a clue.”",
+    )
+    result = attribute_speakers(lines)
+    detective = character(result, "the detective")
+    assert detective.line_count == 3
+    assert speaker_name(result, lines, "“Then I have a clue.”") == "the detective"
+    assert speaker_name(result, lines, "“It always is.”") == "Mr. Oakley"
+
+
+def test_quotes_said_by_several_people_are_no_ones() -> None:
+    lines = scene(
+        "Mr. Darcy bowed to Elizabeth and the Miss Lucases.",
+        "“Welcome,” said Mr. Darcy.",
+        "“Thank you!” cried the ladies.",
+    )
+    result = attribute_speakers(lines)
+    assert result.attributions[line_id(lines, "“Thank you!”")].speaker is None
+
+
+# -- attribution phrases -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("after", "speaker"),
+    [
+        ("was Kitty’s answer.", "Kitty"),  # the speaker owns the reply
+        ("mused Kitty.", "Kitty"),  # any verb, inverted, says "said"
+        ("Kitty had replied.", "Kitty"),  # the past perfect right after a quote
+        ("was his reply.", "Joe"),
+    ],
+)
+def test_attributions_without_a_verb_of_saying_name_the_speaker(after: str, speaker: str) -> None:
+    lines = scene(
+        "Kitty and Joe sat by the fire.",
+        "“It is late,” said Joe.",
+        "“Is it?” said Kitty.",
+        f"“We should go,” {after}",
+    )
+    result = attribute_speakers(lines)
+    assert speaker_name(result, lines, "“We should go,”") == speaker
+
+
+def test_a_relative_of_a_named_character_is_found_through_the_name() -> None:
+    lines = scene(
+        "Winterbourne met Daisy Miller and Mrs. Miller on the terrace.",
+        "“Good evening, Mrs. Miller,” said Winterbourne.",
+        "“Oh, no; with this gentleman!” answered Daisy’s mamma.",
+        "“Mother, I shall go,” said Daisy.",
+    )
+    result = attribute_speakers(lines)
+    assert speaker_name(result, lines, "“Oh, no; with this gentleman!”") == "Mrs. Miller"
+
+
+def test_her_mother_is_the_mother_of_the_woman_who_has_one() -> None:
+    lines = scene(
+        "Mrs. Miller walked to the parapet, and Daisy Miller followed her.",
+        "“What are you doing here?” said Daisy.",
+        "“I don’t know,” said her mother.",
+    )
+    result = attribute_speakers(lines)
+    assert speaker_name(result, lines, "“I don’t know,”") == "Mrs. Miller"
+
+
+def test_narration_between_two_quotes_can_bring_in_the_second_speaker() -> None:
+    lines = scene(
+        "The Lory and the Crab sat on the bank with Alice.",
+        "“What a pity!” sighed the Lory; and the Crab took the opportunity of saying, "
+        "“Let this be a lesson to you!”",
+    )
+    result = attribute_speakers(lines)
+    assert speaker_name(result, lines, "“What a pity!”") == "the Lory"
+    assert speaker_name(result, lines, "“Let this be a lesson") == "the Crab"
+
+
+def test_a_speaker_who_adds_within_a_paragraph_does_not_continue_the_previous_turn() -> None:
+    lines = scene(
+        "Tom and John stood at the gate.",
+        "“Will you come?” said Tom.",
+        "“I cannot.” He paused, and then he added, “I am busy.”",
+    )
+    result = attribute_speakers(lines)
+    assert speaker_name(result, lines, "“I cannot.”") == "John"
+
+
+# -- who is present ------------------------------------------------------------------------------
+
+
+def test_quoted_words_inside_narration_are_no_ones_speech() -> None:
+    lines = scene(
+        "Winterbourne sat in the garden of the “Trois Couronnes,” looking about him.",
+        "“Will you give me a lump of sugar?” asked Randolph.",
+        "“Yes, you may take one,” said Winterbourne.",
+        "“She s my sister.”",
+    )
+    result = attribute_speakers(lines)
+    assert result.attributions[line_id(lines, "“Trois Couronnes,”")].speaker is None
+    assert "Trois Couronnes" not in {c.name for c in result.characters}
+    assert speaker_name(result, lines, "“She s my sister.”") == "Randolph"
+
+
+def test_a_name_in_apposition_is_not_the_one_addressed() -> None:
+    lines = scene(
+        "Frank sat down heavily, and his brother Maurice Oakley stood by the fire.",
+        "“Who was in your room?” said Maurice.",
+        "“His boy, Joe, shaved me,” said Frank.",
+        "“Then it lies between the servants.”",
+    )
+    result = attribute_speakers(lines)
+    assert speaker_name(result, lines, "“Then it lies") == "Maurice Oakley"
+
+
+def test_she_said_is_the_woman_in_the_scene_not_one_she_talks_about() -> None:
+    lines = scene(
+        "Alice sat down on the bank and began to cry.",
+        "“I’m sure I’m not Ada,” she said, “and I can’t be Mabel, for Mabel knows nothing.”",
+        "Alice looked down at her hands.",
+        "“How can I have done that?” she thought.",
+    )
+    result = attribute_speakers(lines)
+    assert speaker_name(result, lines, "“How can I have done that?”") == "Alice"
+    assert "Mabel" not in {c.name for c in result.characters}
+
+
+def test_a_scene_break_ends_the_conversation() -> None:
+    paragraphs = [
+        Paragraph("Mary found John in the yard after supper."),
+        Paragraph("“Where have you been?” said Mary."),
+        Paragraph("“At the mill,” answered John."),
+        Paragraph("Mrs. Price was alone in the shop.", scene_break_before=True),
+        Paragraph("“Wet again,” said Mrs. Price."),
+        Paragraph("“Wetter than last week.”"),
+    ]
+    segments = segment_chapter(ParsedChapter("I", "chapter", tuple(paragraphs)))
+    lines = [
+        Line(f"0:{n}", 0, s.paragraph, s.kind, s.text, scene_break=s.boundary == "scene")
+        for n, s in enumerate(segments)
+    ]
+    result = attribute_speakers(lines)
+    # Without the break, John would answer Mrs. Price; after it, only she is in the scene.
+    assert speaker_name(result, lines, "“Wetter than last week.”") != "John"
+    without_break = [replace(line, scene_break=False) for line in lines]
+    unbroken = attribute_speakers(without_break)
+    assert speaker_name(unbroken, without_break, "“Wetter than last week.”") == "John"
+
+
+def test_a_narrator_whom_the_others_address_by_name_is_called_by_it() -> None:
+    lines = scene(
+        "I had not seen Holmes for a month when he called on me one wet evening.",
+        "“You look tired, Watson,” said he.",
+        "“I have been working,” said I.",
+        "“On what, my dear Watson?” Holmes asked.",
+        "“A novel,” I answered, and I showed him the pages.",
+        "“Excellent, Watson!”",
+    )
+    result = attribute_speakers(lines)
+    watson = character(result, "Watson")
+    assert "Narrator" in watson.aliases
+    assert speaker_name(result, lines, "“I have been working,”") == "Watson"
+    assert speaker_name(result, lines, "“Excellent, Watson!”") == "Holmes"

@@ -296,3 +296,18 @@ async def test_a_validator_reads_assigned_projects_but_cannot_upload(tenant, pro
 
 async def test_another_tenants_project_is_not_found(tenant, other_tenant, project):
     problem(await upload(other_tenant, project["id"], STORY, "story.txt"), 404)
+
+
+async def test_a_book_that_marks_speech_with_single_quotes_gets_dialogue_segments(tenant, project):
+    book = (
+        "Chapter 1\n\n‘I can’t stay,’ said Anne. ‘The girls’ books are at home.’\n\n"
+        "Chapter 2\n\nShe left. ‘Goodbye,’ called Tom.\n"
+    ).encode()
+    assert (await upload(tenant, project["id"], book, "quotes.txt")).status_code == 201
+    chapters = await all_items(tenant, f"/api/v1/projects/{project['id']}/chapters")
+    segments = await all_items(tenant, f"/api/v1/chapters/{chapters[0]['id']}/segments")
+    assert [(s["kind"], s["text"]) for s in segments[1:]] == [
+        ("dialogue", "‘I can’t stay,’"),
+        ("narration", "said Anne."),
+        ("dialogue", "‘The girls’ books are at home.’"),
+    ]

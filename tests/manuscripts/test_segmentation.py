@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 
 from khipu.manuscripts.document import Paragraph, ParsedChapter
+from khipu.manuscripts.normalize import normalize_text
 from khipu.manuscripts.segmentation import (
     MERGE_CHARS,
     SegmentDraft,
     count_words,
+    dialogue_convention,
     segment_chapter,
     split_sentences,
     spoken_heading,
@@ -227,3 +229,113 @@ def test_max_chars_must_leave_room_for_words() -> None:
 )
 def test_count_words(text: str, words: int) -> None:
     assert count_words(text) == words
+
+
+# -- books that mark speech with single quotation marks ------------------------------------------
+
+
+def test_single_quoted_speech_is_dialogue_and_apostrophes_stay_inside_it() -> None:
+    segments = segments_of(
+        "‘I saw the girls’ books,’ she said. ‘They don’t read ’em, and ’tis a pity.’",
+        "Tom laughed.",
+    )
+    assert texts_and_kinds(segments) == [
+        ("‘I saw the girls’ books,’", "dialogue"),
+        ("she said.", "narration"),
+        ("‘They don’t read ’em, and ’tis a pity.’", "dialogue"),
+        ("Tom laughed.", "narration"),
+    ]
+
+
+def test_in_a_single_quote_book_double_marks_are_a_nested_quotation() -> None:
+    segments = segments_of("‘He told me “never again,” and meant it,’ she said.")
+    assert texts_and_kinds(segments) == [
+        ("‘He told me “never again,” and meant it,’", "dialogue"),
+        ("she said.", "narration"),
+    ]
+
+
+def test_a_single_quotation_closed_without_punctuation_ends_before_the_attribution() -> None:
+    segments = segments_of("‘Come in’ he said, ‘and shut the door.’", "‘Yes’ or ‘No’ was all.")
+    assert texts_and_kinds(segments) == [
+        ("‘Come in’", "dialogue"),
+        ("he said,", "narration"),
+        ("‘and shut the door.’", "dialogue"),
+        ("‘Yes’", "dialogue"),
+        ("or", "narration"),
+        ("‘No’", "dialogue"),
+        ("was all.", "narration"),
+    ]
+
+
+def test_single_quoted_speech_running_over_paragraphs_keeps_dropped_letters_inside() -> None:
+    segments = segments_of(
+        "‘We was goin’ on all night.",
+        "‘An’ then it stopped,’ said Tom, ‘at the Bennets’ gate.’",
+        "and that was all,’ she said. It was the Bennets’ house.",
+    )
+    assert [(s.text, s.kind, s.paragraph) for s in segments] == [
+        ("‘We was goin’ on all night.", "dialogue", 0),
+        ("‘An’ then it stopped,’", "dialogue", 1),
+        ("said Tom,", "narration", 1),
+        ("‘at the Bennets’ gate.’", "dialogue", 1),
+        ("and that was all,’", "dialogue", 2),
+        ("she said. It was the Bennets’ house.", "narration", 2),
+    ]
+
+
+def test_straight_single_quotes_are_curled_and_split_like_a_printed_book() -> None:
+    raw = "'I think--' (he hesitated) '--that it's the Smiths' dog,' said he."
+    segments = segments_of(normalize_text(raw), normalize_text("'Is it?' she asked."))
+    assert texts_and_kinds(segments) == [
+        ("‘I think—’", "dialogue"),
+        ("(he hesitated)", "narration"),
+        ("‘—that it’s the Smiths’ dog,’", "dialogue"),
+        ("said he.", "narration"),
+        ("‘Is it?’", "dialogue"),
+        ("she asked.", "narration"),
+    ]
+
+
+def test_a_double_quotation_broken_off_by_a_dash_closes_before_the_aside() -> None:
+    segments = segments_of(normalize_text('"I think--" (she paused) "--yes."'))
+    assert texts_and_kinds(segments) == [
+        ("“I think—”", "dialogue"),
+        ("(she paused)", "narration"),
+        ("“—yes.”", "dialogue"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("paragraphs", "convention"),
+    [
+        (["‘Yes,’ she said.", "‘No.’", "He left."], "single"),
+        (["“Yes,” she said.", "“He said ‘no,’ and left.”", "“‘T ain’t so,” said Joe."], "double"),
+        (["She said, ‘Yes.’ He said, ‘No.’"], "single"),  # no paragraph opens with a quote
+        (["It was the Bennets’ house.", "Nobody spoke."], "double"),
+        ([], "double"),
+    ],
+)
+def test_the_dialogue_convention_is_the_mark_that_opens_speech(
+    paragraphs: list[str], convention: str
+) -> None:
+    assert dialogue_convention(paragraphs) == convention
+
+
+def test_a_double_quote_chapter_keeps_single_quotes_as_text() -> None:
+    segments = segments_of("“Yes,” she said.", "He called it ‘the place’ and went in.")
+    assert texts_and_kinds(segments) == [
+        ("“Yes,”", "dialogue"),
+        ("she said.", "narration"),
+        ("He called it ‘the place’ and went in.", "narration"),
+    ]
+
+
+def test_a_caller_may_set_the_books_convention_for_a_chapter() -> None:
+    chapter = ParsedChapter("I", "chapter", (Paragraph("He called it ‘the place’ and went in."),))
+    segments = segment_chapter(chapter, convention="single")[1:]
+    assert texts_and_kinds(segments) == [
+        ("He called it", "narration"),
+        ("‘the place’", "dialogue"),
+        ("and went in.", "narration"),
+    ]

@@ -1,9 +1,10 @@
-"""Gender evidence for name forms: the pronouns that follow a name in the narration."""
+"""Gender evidence for names and epithets: the pronouns that follow them in the narration."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 
 from khipu.characters.attribution.lexicons import Gender
 from khipu.characters.attribution.names import NameMention
@@ -32,3 +33,27 @@ def pronoun_votes(
 def compatible(candidate: Gender, required: Gender) -> bool:
     """Unknown is compatible with anything; known genders must agree."""
     return required == "unknown" or candidate == "unknown" or candidate == required
+
+
+def epithet_genders(narrations: Iterable[str], nouns: Iterable[str]) -> dict[str, Gender]:
+    """The gender a book gives "the child" or "the stranger": the pronouns that follow it."""
+    nouns = sorted(set(nouns), key=len, reverse=True)
+    if not nouns:
+        return {}
+    alternation = "|".join(map(re.escape, nouns))
+    mention = re.compile(rf"\b(?:[Tt]he|[Tt]his|[Tt]hat)\s+(?:[a-z]+\s+){{0,2}}?({alternation})\b")
+    votes: dict[str, Counter[Gender]] = {}
+    for narration in narrations:
+        for match in mention.finditer(narration):
+            window = narration[match.end() : match.end() + _WINDOW]
+            window = re.split(r"(?<=[.!?;])\s", window, maxsplit=1)[0]
+            pronoun = _GENDERED_PRONOUN.search(window)
+            if pronoun is not None:
+                gender: Gender = "male" if pronoun.group(1) else "female"
+                votes.setdefault(match.group(1), Counter())[gender] += 1
+    genders: dict[str, Gender] = {}
+    for noun, counter in votes.items():
+        (best, n), *rest = counter.most_common()
+        if n >= 2 and (not rest or n >= 3 * rest[0][1]):
+            genders[noun] = best
+    return genders

@@ -304,6 +304,40 @@ NICKNAMES: dict[str, str] = {
     "Joe": "Joseph",
     "Sam": "Samuel",
     "Ben": "Benjamin",
+    "Frank": "Francis",
+    "Frankie": "Francis",
+    "Alec": "Alexander",
+    "Sandy": "Alexander",
+    "Andy": "Andrew",
+    "Tony": "Anthony",
+    "Hal": "Henry",
+    "Hank": "Henry",
+    "Nat": "Nathaniel",
+    "Dan": "Daniel",
+    "Danny": "Daniel",
+    "Davy": "David",
+    "Pat": "Patrick",
+    "Steve": "Stephen",
+    "Phil": "Philip",
+    "Georgie": "George",
+    "Archie": "Archibald",
+    "Reggie": "Reginald",
+    "Algy": "Algernon",
+    "Gerry": "Gerald",
+    "Jenny": "Jane",
+    "Jennie": "Jane",
+    "Dolly": "Dorothy",
+    "Dora": "Dorothy",
+    "Lottie": "Charlotte",
+    "Lotty": "Charlotte",
+    "Carrie": "Caroline",
+    "Cissy": "Cecilia",
+    "Gussie": "Augusta",
+    "Tilly": "Matilda",
+    "Letty": "Letitia",
+    "Nell": "Eleanor",
+    "Nellie": "Eleanor",
+    "Kit": "Catherine",
 }
 
 # Verbs whose subject is, in practice, a person: evidence that a capitalised word names one.
@@ -315,11 +349,32 @@ PERSON_VERBS: frozenset[str] = SPEECH_VERBS | word_set(
     """
 )
 
-# Nouns too vague to name a role ("his own", "the way") in appositions like "his aunt, Mrs. X".
-NOT_ROLES: frozenset[str] = word_set(
+# Family relations, which a book ties to one character ("his wife, Fannie").
+KIN_NOUNS: frozenset[str] = word_set(
     """
-    own way time day night moment one other same rest first last whole end best most least world
-    house room door place thing things people man woman lady gentleman name word words hand
-    hands head eyes face voice manner air tone side part case fact matter question
+    wife husband mother father sister brother daughter son aunt uncle niece nephew cousin
+    grandmother grandfather
+    """
+)
+
+# Occupations, ranks and stations: nouns a book may call one character by ("the detective said",
+# "his landlady, Mrs. Jones").
+ROLE_NOUNS: frozenset[str] = word_set(
+    """
+    detective officer inspector constable sergeant policeman clerk editor proprietor proprietress
+    physician surgeon doctor nurse courier waiter waitress porter landlord landlady innkeeper
+    host hostess driver coachman cabman footman butler valet servant housekeeper cook maid
+    governess tutor teacher schoolmaster schoolmistress professor student clergyman curate vicar
+    rector priest parson minister bishop preacher judge lawyer attorney solicitor barrister
+    magistrate coroner jailer warder guard sentry soldier sailor captain colonel major general
+    lieutenant admiral commander corporal steward stewardess conductor guide interpreter
+    secretary manager manageress banker merchant shopkeeper shopman salesman tradesman farmer
+    gardener groom gamekeeper keeper shepherd miller baker butcher blacksmith carpenter barber
+    reporter journalist photographer artist painter musician singer actor actress dancer
+    chairman president governor mayor sheriff marshal boatman ferryman pilot engineer
+    newcomer intruder prisoner witness messenger postman lodger tenant patient invalid beggar
+    tramp thief burglar murderer convict usher attendant cashier bartender barman barmaid nun
+    monk chaplain agent broker auctioneer apothecary chemist druggist dentist superintendent
+    commissioner warden matron midwife chaperon escort
     """
 )

@@ -19,6 +19,7 @@ class Line:
     paragraph: int  # paragraph index within the chapter (-1 for headings)
     kind: str  # "heading" | "narration" | "dialogue"
     text: str
+    scene_break: bool = False  # a scene break ("* * *") comes before it: conversations end there
 
 
 @dataclass(frozen=True, slots=True)

@@ -124,6 +124,8 @@ def find_name_forms(
             common = [census.is_common_word(word) for word in words]
             if any(common) and not (keep_common_single and len(words) == 1):
                 continue
+        elif words[0] in NON_NAMES:
+            continue  # "Colonel. If you ..." is not a Colonel If
         mentions.append(NameMention(start, match.end(), NameForm(title, words)))
     return mentions
 
@@ -211,15 +213,17 @@ class _Cluster:
     known_gender: Gender = "unknown"
     known_aliases: tuple[str, ...] = ()
 
-    def add(self, form: NameForm, evidence: FormEvidence) -> None:
+    def add(
+        self, form: NameForm, evidence: FormEvidence, balance: tuple[float, float] = (1.0, 1.0)
+    ) -> None:
         if not self.forms:
             # A common given name is good evidence once per character, not once per mention.
             self._vote(name_list_gender(form.words[0]) if form.title != THE else "unknown", 2.0)
         self.forms[form] += max(evidence.count, 1)
         if form.title and form.title != THE:
             self.titles.add(form.title)
-        self.male += evidence.male_votes
-        self.female += evidence.female_votes
+        self.male += balance[0] * evidence.male_votes
+        self.female += balance[1] * evidence.female_votes
         self.person += 2 * evidence.speaker_count + evidence.vocative_count + evidence.agent_count
         self.place += evidence.place_count
         gender = title_gender(form.title)
@@ -273,6 +277,7 @@ class _Clusterer:
         self.cluster_of: dict[NameForm, _Cluster] = {}
         self.given_names = self._given_name_evidence()
         self.surnames = self._surname_evidence()
+        self.balance = _pronoun_balance(evidence.values())
 
     def _given_name_evidence(self) -> set[str]:
         given = {w for form in self.evidence for w in form.words[:1] if len(form.words) > 1}
@@ -291,7 +296,7 @@ class _Clusterer:
         return surnames
 
     def place(self, form: NameForm, cluster: _Cluster) -> None:
-        cluster.add(form, self.evidence.get(form, FormEvidence()))
+        cluster.add(form, self.evidence.get(form, FormEvidence()), self.balance)
         self.cluster_of[form] = cluster
 
     def new_cluster(self, form: NameForm, *, given: str | None, surname: str | None) -> _Cluster:
@@ -338,11 +343,14 @@ class _Clusterer:
     def cluster(self) -> list[_Cluster]:
         forms = sorted(self.evidence, key=lambda f: -self.evidence[f].count)
         pending = [f for f in forms if f not in self.cluster_of]
-        for form in [f for f in pending if f.title == THE]:
-            self.new_cluster(form, given=None, surname=None)
+        titles_alone = [f for f in pending if _is_title_alone(f)]
+        for form in [f for f in pending if f.title == THE and f not in titles_alone]:
+            self._place_the_form(form)
         full = [f for f in pending if len(f.words) > 1 and f.title != THE]
         titled = [f for f in pending if len(f.words) == 1 and f.title and f.title != THE]
-        single = [f for f in pending if len(f.words) == 1 and f.title is None]
+        single = [
+            f for f in pending if len(f.words) == 1 and f.title is None and f not in titles_alone
+        ]
         for form in full:
             self._place_full(form)
         for form in titled:
@@ -351,9 +359,35 @@ class _Clusterer:
         for form in titled:
             if not self._takes_given_name(form):
                 self._place_titled_surname(form)
+        for form in titles_alone:
+            self._place_title_alone(form)
         for form in single:
             self._place_single(form)
         return self.clusters
+
+    def _place_the_form(self, form: NameForm) -> None:
+        """ "the White Rabbit" and "the Rabbit" are one character when no other shares the noun."""
+        same_noun = [c for c in self.clusters if _has_the_form(c, form.words[-1])]
+        if len(same_noun) == 1:
+            self.place(form, same_noun[0])
+        else:
+            self.new_cluster(form, given=None, surname=None)
+
+    def _place_title_alone(self, form: NameForm) -> None:
+        """ "the Colonel" is Colonel Saunders when the book has one colonel."""
+        title = form.words[0].lower()
+        bearers = [c for c in self.clusters if title in c.titles or _doctor(title, c.titles)]
+        alone = [
+            c
+            for c in self.clusters
+            if any(_is_title_alone(f) and f.words == form.words for f in c.forms)
+        ]
+        if len(bearers) == 1:
+            self.place(form, bearers[0])
+        elif alone:
+            self.place(form, alone[0])
+        else:
+            self.new_cluster(form, given=None, surname=None)
 
     def _place_full(self, form: NameForm) -> None:
         given, surname = form.words[0], " ".join(form.words[1:])
@@ -446,6 +480,14 @@ class _Clusterer:
             and c.compatible(gender)
             and (c.given == word or not self._titled_by_rank(c))
         ]
+        titled_men = [
+            c for c in self.clusters if c.surname == word and c.given is None and _is_mister(c)
+        ]
+        if by_given and len(titled_men) == 1 and titled_men[0] not in by_given:
+            # A bare surname is the titled man's: "Fitzwilliam" is Colonel Fitzwilliam, not
+            # Fitzwilliam Darcy.
+            self.place(form, titled_men[0])
+            return
         if by_given:
             self.place(form, max(by_given, key=lambda c: c.count))
             return
@@ -465,15 +507,84 @@ class _Clusterer:
         if len(untitled) == 1:
             self.place(form, untitled[0])
             return
+        related = self._pet_form_of(word, gender) or self._the_form_of(word)
+        if related is not None:
+            self.place(form, related)
+            return
         if word in self.surnames and word not in self.given_names:
             self.new_cluster(form, given=None, surname=word)
         else:
             self.new_cluster(form, given=word, surname=None)
 
+    def _pet_form_of(self, word: str, gender: Gender) -> _Cluster | None:
+        """The one character whose name this is a clipped or pet form of: Kit of Kitty, Skaggsy
+        of Skaggs, Tommy of Tom. A known nickname ("Will") only goes to its formal name."""
+        if word in NICKNAMES:
+            return None
+        found = {
+            id(c): c
+            for c in self.clusters
+            if c.compatible(gender)
+            and (
+                (c.given is not None and _clipped(word, c.given))
+                or any(name is not None and _pet(word, name) for name in (c.given, c.surname))
+            )
+        }
+        return next(iter(found.values())) if len(found) == 1 else None
+
+    def _the_form_of(self, word: str) -> _Cluster | None:
+        """ "O Mouse" addresses the Mouse: a capitalised noun is its "the" form's character."""
+        found = [c for c in self.clusters if _has_the_form(c, word)]
+        return found[0] if len(found) == 1 else None
+
     @staticmethod
     def _titled_by_rank(cluster: _Cluster) -> bool:
         """Sir William or Lady Catherine are not called by a nickname."""
         return bool(cluster.titles & {"sir", "lady", "lord", "dame", "king", "queen", "prince"})
+
+
+_PET_ENDINGS = ("y", "ie", "ey", "sy", "sie", "kins")
+
+
+def _clipped(word: str, given: str) -> bool:
+    """Kit for Kitty, Alex for Alexander: the first syllables of a given name."""
+    return len(word) >= 3 and len(given) > len(word) and given.startswith(word)
+
+
+def _pet(word: str, name: str) -> bool:
+    """Skaggsy for Skaggs, Tommy for Tom, Johnnie for John."""
+    if not word.startswith(name) or len(word) <= len(name):
+        return False
+    ending = word[len(name) :]
+    return ending in _PET_ENDINGS or (ending[0] == name[-1] and ending[1:] in _PET_ENDINGS)
+
+
+def _has_the_form(cluster: _Cluster, noun: str) -> bool:
+    return any(f.title == THE and f.words[-1] == noun for f in cluster.forms)
+
+
+def _is_title_alone(form: NameForm) -> bool:
+    """ "the Colonel", or "Colonel" in an address ("Why, Colonel, ...")."""
+    return form.title in (THE, None) and len(form.words) == 1 and form.words[0].lower() in TITLES
+
+
+def _doctor(title: str, titles: set[str]) -> bool:
+    return title == "doctor" and "dr" in titles
+
+
+def _is_mister(cluster: _Cluster) -> bool:
+    return "m" in {title_class(t) for t in cluster.titles}
+
+
+def _pronoun_balance(evidence: Iterable[FormEvidence]) -> tuple[float, float]:
+    """Weights that make a pronoun after a name count against the book's own mix of "he" and
+    "she": in a book about one girl, "she" follows every name, the White Rabbit's too."""
+    male = sum(e.male_votes for e in evidence)
+    female = sum(e.female_votes for e in evidence)
+    if male + female < 20:
+        return 1.0, 1.0
+    share = min(max(male / (male + female), 0.2), 0.8)
+    return 0.5 / share, 0.5 / (1.0 - share)
 
 
 def parse_surface(surface: str) -> NameForm | None:
@@ -497,6 +608,9 @@ def canonical_name(cluster: _Cluster) -> str:
         return cluster.known_name
     ranked = sorted(cluster.forms, key=lambda f: (-cluster.forms[f], -len(f.words)))
     best = ranked[0]
+    the_forms = [f for f in ranked if f.title == THE and f.words[-1] == best.words[-1]]
+    if best.title is None and len(best.words) == 1 and the_forms:
+        return the_forms[0].surface  # "the Mouse", also where "O Mouse" is commoner
     if best.title is None and len(best.words) == 1:
         # "Lizzy" -> "Elizabeth Bennet", also when only "Miss Elizabeth Bennet" says so
         first_names = {best.words[0], cluster.given}
@@ -578,7 +692,7 @@ def role_key(determiner: str, noun: str) -> tuple[str, str]:
 
 
 def find_role_appositions(
-    text: str, census: WordCensus, *, not_roles: frozenset[str]
+    text: str, census: WordCensus, *, nouns: frozenset[str]
 ) -> list[tuple[tuple[str, str], NameForm]]:
     """Roles the text gives a name: "his aunt, Mrs. Costello", "Eugenio’s our courier"."""
     found: list[tuple[tuple[str, str], NameForm]] = []
@@ -586,6 +700,6 @@ def find_role_appositions(
         after = _ROLE_AFTER_NAME.match(text[mention.end : mention.end + 60])
         before = _ROLE_BEFORE_NAME.search(text[max(0, mention.start - 60) : mention.start])
         for match in (after, before):
-            if match is not None and match.group("noun") not in not_roles:
+            if match is not None and match.group("noun") in nouns:
                 found.append((role_key(match.group("det"), match.group("noun")), mention.form))
     return found

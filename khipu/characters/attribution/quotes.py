@@ -16,9 +16,11 @@ from khipu.characters.attribution.lexicons import (
     CONTRASTIVE_EPITHETS,
     EPITHET_NOUNS,
     FIRST_PERSON,
+    KIN_NOUNS,
     KIN_VOCATIVES,
     PARENT_VOCATIVES,
     PARTICLE_VERBS,
+    ROLE_NOUNS,
     SPEECH_VERBS,
     SUBJECT_PRONOUNS,
     Gender,
@@ -33,7 +35,7 @@ from khipu.characters.attribution.names import (
     find_name_forms,
 )
 
-CueKind = Literal["name", "pronoun", "epithet", "first_person", "contrastive"]
+CueKind = Literal["name", "pronoun", "epithet", "first_person", "contrastive", "group"]
 CuePlace = Literal["after", "before", "beat"]
 
 _POSSESSOR_GENDER: dict[str, Gender] = {"his": "male", "her": "female"}
@@ -63,6 +65,7 @@ class Passage:
     chapter: int
     paragraph: int
     parts: tuple[Part, ...]
+    scene: int = 0  # counts chapters and scene breaks: no conversation spans two scenes
 
     @property
     def quotes(self) -> tuple[Part, ...]:
@@ -94,6 +97,7 @@ class Cue:
     relation: str | None = None  # "wife" in "his wife"
     possessor_gender: Gender = "unknown"  # "his wife" -> male possessor
     addressee: NameForm | None = None  # "he said to Mrs. Costello"
+    possessor: NameForm | None = None  # "Daisy’s mamma": the relation is Daisy's
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,19 +114,51 @@ def group_passages(lines: Sequence[Line]) -> list[Passage]:
     passages: list[Passage] = []
     current: list[Part] = []
     place: tuple[int, int] | None = None
+    scene = 0
     for line in lines:
         if line.kind == "heading":
             continue
         here = (line.chapter, line.paragraph)
         if here != place and current:
             assert place is not None
-            passages.append(Passage(place[0], place[1], tuple(current)))
+            passages.append(Passage(place[0], place[1], _absorb_mentions(current), scene))
             current = []
+        if here != place and place is not None and (line.scene_break or line.chapter != place[0]):
+            scene += 1
         place = here
         current.append(Part(line.kind, line.text, line.id))
     if current and place is not None:
-        passages.append(Passage(place[0], place[1], tuple(current)))
+        passages.append(Passage(place[0], place[1], _absorb_mentions(current), scene))
     return passages
+
+
+def _absorb_mentions(parts: Sequence[Part]) -> tuple[Part, ...]:
+    """Quoted words inside a sentence of narration (the inn of the “Trois Couronnes”, a bottle
+    marked “poison”) are no one's speech: they become part of the narration around them."""
+    merged: list[Part] = []
+    for k, part in enumerate(parts):
+        if part.kind == "dialogue" and _mentioned_only(parts, k):
+            part = Part("narration", part.text, part.line_id)
+        if merged and part.kind == "narration" and merged[-1].kind == "narration":
+            merged[-1] = Part("narration", f"{merged[-1].text} {part.text}", merged[-1].line_id)
+        else:
+            merged.append(part)
+    return tuple(merged)
+
+
+def _mentioned_only(parts: Sequence[Part], k: int) -> bool:
+    """A short quotation that the narration runs into without a pause or a verb of saying."""
+    quote = parts[k].text
+    if k == 0 or parts[k - 1].kind != "narration" or len(quote.split()) > _MENTION_WORDS:
+        return False
+    if "!" in quote or "?" in quote:
+        return False  # an exclamation or a question is said, even run into the sentence
+    before = parts[k - 1].text.rstrip()
+    last_words = [w.lower() for w in re.findall(r"[A-Za-z]+", before)[-2:]]
+    if before.endswith((",", ":", "—", ";", ".", "!", "?")) or SPEECH_VERBS & set(last_words):
+        return False
+    after = parts[k + 1].text if k + 1 < len(parts) else ""
+    return not after or after[0].islower()
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +170,7 @@ class _Subject:
     cue: Cue
 
 
-_PRONOUN = re.compile(r"\b(?:[Hh]e|[Ss]he|I)\b")
+_PRONOUN = re.compile(r"\b(?:[Hh]e|[Ss]he|I|[Tt]hey|[Ii]t)\b")
 _EPITHET_NOUN_ALTERNATION = "|".join(
     sorted({*EPITHET_NOUNS, *CONTRASTIVE_EPITHETS}, key=len, reverse=True)
 )
@@ -144,20 +180,42 @@ _EPITHET = re.compile(
 )
 _VERB_ALTERNATION = "|".join(sorted(SPEECH_VERBS, key=len, reverse=True))
 _ROLE_EPITHET = re.compile(
-    r"\b[Tt]he(?:\s+[a-z]+){0,2}\s+(?P<noun>[a-z]{3,})"
+    r"\b[Tt]he(?:\s+[a-z]+){0,2}?\s+(?P<noun>[a-z]{3,})"
     rf"(?=\s*(?:[,.;:!?—”\"]|$)|\s+(?:[a-z]+ly\s+)?(?:{_VERB_ALTERNATION})\b)"
 )
 _SPEECH_VERB = re.compile(r"\b[A-Za-z]+\b")
 _LEADING_LINK = re.compile(
     r"^\W*(?:(?:and|but|then|as|while|so|now|here|at\s+last|again)\b\W*)*", re.I
 )
-_NOT_UTTERED = frozenset({"to", "was", "were", "be", "been", "being", "is", "are", "had", "have"})
+_NOT_UTTERED = frozenset({"to", "was", "were", "be", "been", "being", "is", "are"})
+# Right after a quote, "Fannie had replied" attributes it; elsewhere "I had spoken to her" is the
+# past of the story, not this quote.
+_PERFECT = frozenset({"had", "have", "has"})
+_MENTION_WORDS = 4  # quoted words this short, run into a sentence, are mentioned, not said
 _REPORT_LIMIT = 300  # longer narration is a scene of its own, not a turn in the conversation
 _NOT_REPORTING = word_set(
     """
     thought thinks wondered wonders smiled smiles laughed laughs sighed sighs grinned grins
     began begins continued continues
     """
+)
+# "Daisy’s mamma", "Mr. Bennet's daughter": a relative of someone named.
+_KIN_WORDS = {
+    **{word: word for word in KIN_NOUNS if word in EPITHET_NOUNS},
+    "mamma": "mother",
+    "mama": "mother",
+    "papa": "father",
+}
+_NAMED_KIN = re.compile(
+    r"(?P<owner>(?:[A-Z][a-z]+\.?\s+)*[A-Z][a-z]+)(?:’s|'s| s)\s+"
+    rf"(?P<kin>{'|'.join(_KIN_WORDS)})\b"
+)
+_INVERTED_VERB = re.compile(r"^\W*(?:[a-z]+ly\s+)?(?P<verb>[a-z]{3,}ed)\s+(?=\S)")
+_SPEECH_NOUN = re.compile(
+    r"^\W*(?:was|came)\s+(?P<owner>[Hh]is|[Hh]er|(?:[A-Z][\w.]*\s+)*[A-Z]\w*)(?:’s|'s)?"
+    r"(?:\s+[a-z]+){0,2}?\s+(?P<noun>reply|answer|question|remark|comment|response|rejoinder|"
+    r"retort|exclamation|greeting|farewell|protest|observation|suggestion|inquiry|query|cry|"
+    r"explanation|announcement|objection|command|request|advice|verdict)\b"
 )
 _TO_NAME = re.compile(r"\b(?:to|addressing)\s+(?=[A-Z])")
 _AGENT = re.compile(r"\s+by\s+")
@@ -194,7 +252,7 @@ class CueReader:
 
     def _cue_after_quote(self, narration: str) -> Cue | None:
         subjects = self._subjects(narration, "after")
-        for verb_start, verb_end, verb in self._speech_verbs(narration):
+        for verb_start, verb_end, verb in self._speech_verbs(narration, perfect=True):
             if len(re.findall(r"\w+", narration[:verb_start])) > 6:
                 break
             cue = self._subject_of(
@@ -202,7 +260,40 @@ class CueReader:
             )
             if cue is not None:
                 return cue
-        return self._beat(narration, subjects)
+        return (
+            self._inverted_verb(narration, subjects)
+            or self._speech_noun(narration)
+            or self._beat(narration, subjects)
+        )
+
+    @staticmethod
+    def _inverted_verb(narration: str, subjects: list[_Subject]) -> Cue | None:
+        """`“…,” mused his brother.` or `puffed Mrs. Jones`: after a quote, a past-tense verb
+        followed by its subject is a way of saying "said", whatever the verb."""
+        match = _INVERTED_VERB.match(narration)
+        if match is None:
+            return None
+        subject = next((s for s in subjects if s.start == match.end()), None)
+        if subject is None or not _is_person_cue(subject.cue):
+            return None
+        rest = narration[subject.end :]
+        if rest.strip() and not re.match(r"\s*(?:[,.;:!?—]|[a-z])", rest):
+            return None
+        return _with_verb(subject.cue, match.group("verb"))
+
+    def _speech_noun(self, narration: str) -> Cue | None:
+        """`“…” was Kit’s first question.`, `was his reply`: the speaker owns the reply."""
+        match = _SPEECH_NOUN.match(narration)
+        if match is None:
+            return None
+        owner = match.group("owner")
+        if owner.lower() in _POSSESSOR_GENDER:
+            gender = _POSSESSOR_GENDER[owner.lower()]
+            return Cue("pronoun", owner, "after", verb=match.group("noun"), gender=gender)
+        mentions = find_name_forms(owner, self.census, keep_common_single=True)
+        if len(mentions) != 1:
+            return None
+        return Cue("name", owner, "after", verb=match.group("noun"), form=mentions[0].form)
 
     def _cue_before_quote(self, narration: str) -> Cue | None:
         sentence_start = len(narration) - len(_last_sentence(narration))
@@ -235,7 +326,7 @@ class CueReader:
                 return cue
         return None
 
-    def _speech_verbs(self, text: str) -> list[tuple[int, int, str]]:
+    def _speech_verbs(self, text: str, *, perfect: bool = False) -> list[tuple[int, int, str]]:
         verbs: list[tuple[int, int, str]] = []
         words = list(_SPEECH_VERB.finditer(text))
         for i, match in enumerate(words):
@@ -248,7 +339,8 @@ class CueReader:
                 if following is None or following.group().lower() not in PARTICLE_VERBS[word]:
                     continue
                 end = following.end()
-            if i > 0 and words[i - 1].group().lower() in _NOT_UTTERED:
+            before = words[i - 1].group().lower() if i > 0 else ""
+            if before in _NOT_UTTERED or (before in _PERFECT and not perfect):
                 continue  # "to say", "was interrupted": an intention or a passive, not an utterance
             verbs.append((match.start(), end, word))
         return verbs
@@ -287,7 +379,7 @@ class CueReader:
         lead = _LEADING_LINK.match(text)
         offset = lead.end() if lead else 0
         first = next((s for s in subjects if s.start >= offset), None)
-        if first is None or first.start != offset or first.cue.kind == "contrastive":
+        if first is None or first.start != offset or first.cue.kind in ("contrastive", "group"):
             return None
         return replace(first.cue, place="beat", verb=None)
 
@@ -310,10 +402,33 @@ class CueReader:
             cue = Cue("name", surface, place, form=mention.form)
             subjects.append(_Subject(mention.start, mention.end, cue))
             taken.append((mention.start, mention.end))
+        for match in _NAMED_KIN.finditer(text):
+            owner = find_name_forms(match.group("owner"), self.census, keep_common_single=True)
+            if len(owner) != 1:
+                continue
+            kin = _KIN_WORDS[match.group("kin").lower()]
+            cue = Cue(
+                "epithet",
+                match.group(),
+                place,
+                gender=EPITHET_NOUNS[kin],
+                relation=kin,
+                possessor=owner[0].form,
+            )
+            subjects = [s for s in subjects if not match.start() <= s.start < match.end()]
+            subjects.append(_Subject(match.start(), match.end(), cue))
+            taken = [(a, b) for a, b in taken if not match.start() <= a < match.end()]
+            taken.append((match.start(), match.end()))
         for match in _PRONOUN.finditer(text):
             word = match.group()
             if word == FIRST_PERSON:
                 cue = Cue("first_person", word, place)
+            elif word.lower() == "they":
+                cue = Cue("group", word, place)  # "said they": several voices, no one character
+            elif word.lower() == "it":
+                if place == "beat":
+                    continue  # "It was late." is no one's action
+                cue = Cue("pronoun", word, place)  # "it said": the Dodo, a parrot, a voice
             else:
                 cue = Cue("pronoun", word, place, gender=SUBJECT_PRONOUNS[word.lower()])
             subjects.append(_Subject(match.start(), match.end(), cue))
@@ -330,6 +445,10 @@ class CueReader:
             if any(a <= match.start() < b for a, b in taken) or noun in _NOT_MODIFIERS:
                 continue
             if any(w in SPEECH_VERBS or w in _NOT_MODIFIERS for w in match.group().split()[1:]):
+                continue
+            if is_plural_noun(noun):  # "cried the ladies", "said the others"
+                group = Cue("group", match.group(), place)
+                subjects.append(_Subject(match.start(), match.end(), group))
                 continue
             cue = Cue(
                 "epithet",
@@ -360,6 +479,22 @@ class CueReader:
             relation=noun,
             possessor_gender=_POSSESSOR_GENDER.get(determiner, "unknown"),
         )
+
+
+def is_plural_noun(noun: str) -> bool:
+    """ "ladies", "others", "men": a group, not one speaker (but not "mistress" or "bus")."""
+    if noun in _IRREGULAR_PLURALS:
+        return True
+    return noun.endswith("s") and not noun.endswith(("ss", "us", "is", "ous"))
+
+
+_IRREGULAR_PLURALS = frozenset({"men", "women", "gentlemen", "children", "people", "folk"})
+
+
+def _is_person_cue(cue: Cue) -> bool:
+    if cue.kind in ("name", "pronoun", "first_person"):
+        return True
+    return cue.kind == "epithet" and (cue.relation in EPITHET_NOUNS or cue.relation in ROLE_NOUNS)
 
 
 def _with_verb(cue: Cue, verb: str) -> Cue:
@@ -393,11 +528,20 @@ _VOCATIVE_MID = re.compile(
 )
 
 
+_APPOSITION_BEFORE = re.compile(
+    r"\b(?:(?:[Hh]is|[Hh]er|[Tt]heir|[Tt]he|[Aa]n?)\s+(?:[a-z]+\s+)?[a-z]+|"
+    r"(?:[Mm]y|[Yy]our|[Oo]ur)\s+(?:[a-z]+\s+)?"
+    r"(?!dear|darling|love|friend|boy|girl|child|man|fellow|lad|sir|madam)[a-z]+)$"
+)
+
+
 def find_vocatives(quote: str, census: WordCensus) -> list[Vocative]:
     """Names and terms of address that a quote speaks to."""
     found: list[Vocative] = []
     for pattern in (_VOCATIVE_LEAD, _VOCATIVE_TAIL, _VOCATIVE_MID):
         for match in pattern.finditer(quote):
+            if pattern is not _VOCATIVE_LEAD and _APPOSITION_BEFORE.search(quote, 0, match.start()):
+                continue  # "His boy, Joe, shaved me": Joe is the boy, not the one addressed
             vocative = _read_vocative(match.group("name").rstrip("."), census)
             if vocative is not None:
                 found.append(vocative)

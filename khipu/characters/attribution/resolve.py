@@ -17,7 +17,6 @@ import numpy as np
 
 from khipu.characters.attribution.gender import compatible
 from khipu.characters.attribution.lexicons import (
-    CONTINUATION_VERBS,
     PARENT_RELATIONS,
     REPLY_VERBS,
     SIBLING_RELATIONS,
@@ -28,6 +27,8 @@ from khipu.characters.attribution.names import CharacterEntity, NameForm, role_k
 from khipu.characters.attribution.quotes import Cue
 
 IMPOSSIBLE = -1e9
+PRONOUN_PRESENCE = 1.0
+PRONOUN_LEAD = 1.5
 _MAX_CANDIDATES = 7
 _SALIENCE_DECAY = 0.75  # per paragraph
 _SALIENCE_REACH = 12  # paragraphs looked back
@@ -38,12 +39,12 @@ class Turn:
     """One speaker's stretch of dialogue: usually a paragraph's quotes."""
 
     passage: int  # index of its paragraph in the book's passage list
-    chapter: int
+    scene: int  # its chapter and scene (see `Passage.scene`)
     line_ids: tuple[str, ...]
     cues: tuple[Cue, ...]
     addressees: frozenset[str]  # character keys the quotes address
     named_in_quote: frozenset[str]  # character keys the quotes mention in the third person
-    continues_previous: bool  # the previous paragraph's quote was left open
+    continues_previous: bool  # the previous quote was left open, or "he went on"
     locked: str | None  # a speaker fixed by the user
 
 
@@ -63,6 +64,7 @@ class Cast:
     derived: dict[str, CharacterEntity] = field(default_factory=dict)
     by_form: dict[NameForm, str] = field(default_factory=dict)
     roles: dict[tuple[str, str], str] = field(default_factory=dict)  # ("his", "aunt") -> key
+    epithet_genders: dict[str, Gender] = field(default_factory=dict)  # "child" -> "male"
 
     def __post_init__(self) -> None:
         for entity in self.entities.values():
@@ -73,12 +75,19 @@ class Cast:
         entity = self.entities.get(key)
         return entity.gender if entity is not None else "unknown"
 
+    def cue_gender(self, cue: Cue) -> Gender:
+        """A cue's gender, or for "said the child" the gender this book gives "the child"."""
+        if cue.gender != "unknown" or cue.kind != "epithet" or cue.relation is None:
+            return cue.gender
+        return self.epithet_genders.get(cue.relation, "unknown")
+
     def is_person(self, key: str) -> bool:
         entity = self.entities.get(key)
         return entity is None or entity.is_person
 
-    def relative(self, possessor: str, relation: str) -> str | None:
-        """The Mrs. X of Mr. X's "his wife", the Mr. X of Miss X's "her father", ..."""
+    def relative(self, possessor: str, relation: str, *, derive: bool = True) -> str | None:
+        """The Mrs. X of Mr. X's "his wife", the Mr. X of Miss X's "her father", ...; with
+        `derive`, a Mrs. X the book never names is made up for "his wife"."""
         entity = self.entities[possessor]
         surname = entity.surname
         if (
@@ -106,7 +115,7 @@ class Cast:
                 and _has_title_class(other, wanted)
             ):
                 return other.key
-        if _has_title_class(entity, wanted):
+        if _has_title_class(entity, wanted) or not derive:
             return None  # Mrs. X's "her mother" is not Mrs. X
         return self._derive(surname, wanted)
 
@@ -145,23 +154,23 @@ class Salience:
     def __init__(
         self,
         mentions: Sequence[Mapping[str, float]],
-        chapters: Sequence[int],
+        scenes: Sequence[int],
         speakers: Mapping[int, str] | None = None,
     ) -> None:
         self.mentions = mentions
-        self.chapters = chapters
+        self.scenes = scenes
         self.speakers = dict(speakers or {})
 
     def with_speakers(self, speakers: Mapping[int, str]) -> Salience:
         """The same, counting each paragraph's (provisional) speaker as present after it spoke."""
-        return Salience(self.mentions, self.chapters, speakers)
+        return Salience(self.mentions, self.scenes, speakers)
 
     def at(self, passage: int) -> dict[str, float]:
         scores: dict[str, float] = {}
-        chapter = self.chapters[passage]
+        scene = self.scenes[passage]
         for back in range(_SALIENCE_REACH):
             p = passage - back
-            if p < 0 or self.chapters[p] != chapter:
+            if p < 0 or self.scenes[p] != scene:
                 break
             decay = _SALIENCE_DECAY**back
             for key, weight in self.mentions[p].items():
@@ -248,7 +257,7 @@ class ConversationResolver:
                 for k in sorted(salient, key=lambda k: -salient[k])
                 if k in self.cast.entities
                 and self.cast.is_person(k)
-                and compatible(self.cast.gender(k), cue.gender)
+                and compatible(self.cast.gender(k), self.cast.cue_gender(cue))
             ]
             return [(k, 3.0 * salient[k]) for k in fitting[:2]]
         return []
@@ -263,14 +272,40 @@ class ConversationResolver:
             return None, None
         determiner = cue.text.split()[0]
         role = self.cast.roles.get(role_key(determiner, cue.relation))
+        if cue.possessor is not None:  # "Daisy’s mamma"
+            named = self._key_for(cue.possessor)
+            if named is None or named not in self.cast.entities:
+                return role, None
+            return self.cast.relative(named, cue.relation) or role, named
         if cue.possessor_gender == "unknown":
             return role, None
-        possessor = self._possessor(turn, cue.possessor_gender)
-        if possessor is None:
+        possessors = self._possessors(turn, cue.possessor_gender)
+        if not possessors:
             return role, None
-        return self.cast.relative(possessor, cue.relation) or role, possessor
+        # "said her mother": the most present woman who has a mother in the book, else the most
+        # present woman (whose mother the book may never name).
+        for possessor in possessors:
+            relative = self.cast.relative(possessor, cue.relation, derive=False)
+            if relative is not None:
+                return relative, possessor
+        return self.cast.relative(possessors[0], cue.relation) or role, possessors[0]
 
-    def _possessor(self, turn: Turn, gender: Gender) -> str | None:
+    def _leading_presence(self, turn: Turn, gender: Gender, salient: Mapping[str, float]) -> float:
+        """The presence of the most present character a pronoun of this gender can mean."""
+        return max(
+            (
+                min(weight, 1.0)
+                for key, weight in salient.items()
+                if key in self.cast.entities
+                and key not in turn.addressees
+                and self.cast.is_person(key)
+                and compatible(self.cast.gender(key), gender)
+            ),
+            default=0.0,
+        )
+
+    def _possessors(self, turn: Turn, gender: Gender) -> list[str]:
+        """Who "his" or "her" may mean, the most present first."""
         salient = self.salience.at(turn.passage)
         for key in turn.addressees:
             salient[key] = salient.get(key, 0.0) + 1.0  # "said his lady to him": him is addressed
@@ -279,7 +314,7 @@ class ConversationResolver:
             for k in salient
             if k in self.cast.entities and self.cast.is_person(k) and self.cast.gender(k) == gender
         ]
-        return max(fitting, key=lambda k: salient[k]) if fitting else None
+        return sorted(fitting, key=lambda k: -salient[k])
 
     # -- evidence -----------------------------------------------------------------------------
 
@@ -292,13 +327,12 @@ class ConversationResolver:
             scores.append(score)
             methods.append(method)
         verbs = {cue.verb for cue in turn.cues if cue.place != "beat"}
-        named = any(c.kind == "name" and c.place != "beat" for c in turn.cues)
         return _TurnEvidence(
             scores,
             methods,
             contrastive=any(c.kind == "contrastive" and c.place != "beat" for c in turn.cues),
             replying=bool(verbs & REPLY_VERBS),
-            continuing=turn.continues_previous or (bool(verbs & CONTINUATION_VERBS) and not named),
+            continuing=turn.continues_previous,
         )
 
     def _score(
@@ -336,6 +370,10 @@ class ConversationResolver:
             if beat:
                 return (2.0, "action") if label == key else (0.0, "action")
             return (6.0, "explicit") if label == key else (-4.0, "explicit")
+        if cue.kind == "group":
+            if beat:
+                return 0.0, "turn_taking"
+            return (2.5, "turn_taking") if label is None else (-1.5, "turn_taking")
         if label is None:
             return 0.0, "turn_taking"
         gender = self.cast.gender(label)
@@ -347,8 +385,11 @@ class ConversationResolver:
                 return (0.3 + 0.7 * presence if gender == cue.gender else 0.3), "action"
             if not compatible(gender, cue.gender):
                 return -6.0, "pronoun"
+            # "she said" is most likely the most present woman, whoever else was mentioned.
+            leading = self._leading_presence(turn, cue.gender, salient)
+            relative = presence / leading if leading > 0 else 0.0
             if gender == cue.gender:
-                return 1.0 + 1.5 * presence, "pronoun"
+                return 1.0 + PRONOUN_PRESENCE * presence + PRONOUN_LEAD * relative, "pronoun"
             return 0.3 + 0.5 * presence, "pronoun"
         if cue.kind == "epithet":
             target, possessor = self._relation_target(turn, cue)
@@ -356,7 +397,7 @@ class ConversationResolver:
                 return -4.0, "epithet"
             if target is not None:
                 return (5.0, "epithet") if label == target else (-2.0, "epithet")
-            if not compatible(gender, cue.gender):
+            if not compatible(gender, self.cast.cue_gender(cue)):
                 return (-1.0 if beat else -5.0), "epithet"
             return (0.3 if beat else 1.0), "epithet"
         return 0.0, "turn_taking"
