@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -21,6 +22,7 @@ from khipu.core.http import (
     RequestContextMiddleware,
     install_error_handlers,
 )
+from khipu.core.logging import configure_logging
 from khipu.core.runtime import Runtime
 from khipu.jobs.router import router as jobs_router
 from khipu.manuscripts.router import router as manuscripts_router
@@ -48,6 +50,13 @@ ROUTERS = [
 #: Routes that take file uploads get the upload limit (plus multipart overhead); others 1 MB.
 UPLOAD_ROUTES = [r"/api/v1/projects/[^/]+/(manuscript|cover)"]
 MULTIPART_OVERHEAD = 64 * 1024
+
+
+def serve() -> FastAPI:
+    """The app as each API process of `khipu up` serves it: settings from the environment, JSON
+    logs (a factory, so that every process builds its own runtime)."""
+    configure_logging(os.environ.get("KHIPU_LOG_LEVEL", "INFO"))
+    return create_app()
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:

@@ -93,8 +93,6 @@ def _exit_on_signal(signum: int, frame: object) -> None:
 def cmd_up(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from khipu.app import create_app
-
     # uvicorn re-raises the signal once it has shut down; turning it into SystemExit lets the
     # `finally` below stop the worker and the embedded servers instead of dying mid-way.
     signal.signal(signal.SIGTERM, _exit_on_signal)
@@ -104,20 +102,23 @@ def cmd_up(args: argparse.Namespace) -> int:
     try:
         settings = get_settings()
         migrate(settings)
+        os.environ["KHIPU_LOG_LEVEL"] = args.log_level
         configure_logging(args.log_level)
         if not args.no_worker:
             worker = subprocess.Popen(
                 [sys.executable, "-m", "khipu", "worker"], env=os.environ.copy()
             )
         _print_welcome(settings, args.host, args.port)
-        config = uvicorn.Config(
-            create_app(settings),
+        # Each API process builds its own app and runtime from the environment set above.
+        uvicorn.run(
+            "khipu.app:serve",
+            factory=True,
             host=args.host,
             port=args.port,
+            workers=args.workers,
             log_config=None,
             proxy_headers=False,
-        )
-        uvicorn.Server(config).run()  # returns on Ctrl-C / SIGTERM
+        )  # returns on Ctrl-C / SIGTERM
     finally:
         if worker is not None:
             worker.send_signal(signal.SIGTERM)
@@ -191,6 +192,12 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--port", type=int, default=8000)
     up.add_argument("--log-level", default="INFO")
     up.add_argument("--no-worker", action="store_true", help="do not start a worker process")
+    up.add_argument(
+        "--workers",
+        type=int,
+        default=min(2, os.cpu_count() or 1),
+        help="API processes (default: one per core, at most 2)",
+    )
     up.set_defaults(run=cmd_up)
 
     commands.add_parser("migrate", help="upgrade the database schema").set_defaults(run=cmd_migrate)

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     max_json_body_bytes: int = 1024 * 1024
     max_upload_bytes: int = 50 * 1024 * 1024
     trust_forwarded_for: bool = False
+    #: How long a process remembers a tenant it looked up (a change made elsewhere shows after it).
+    tenant_cache_seconds: float = 5.0
 
     # Identity.
     platform_admin_token: SecretStr = SecretStr("")

@@ -9,7 +9,7 @@ user or a changed role takes effect at once).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 from typing import Annotated
 from uuid import UUID
@@ -34,15 +34,17 @@ _platform_bearer = HTTPBearer(
 )
 
 
-def get_runtime(request: Request) -> Runtime:
+# Dependencies are `async def` even when they do not await: FastAPI runs plain `def` ones in a
+# worker thread, a hop per dependency per request.
+async def get_runtime(request: Request) -> Runtime:
     return request.app.state.runtime  # type: ignore[no-any-return]
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def client_address(request: Request) -> str | None:
-    runtime = get_runtime(request)
+async def client_address(request: Request) -> str | None:
+    runtime: Runtime = request.app.state.runtime
     forwarded = request.headers.get("x-forwarded-for")
     if runtime.settings.trust_forwarded_for and forwarded:
         return forwarded.split(",")[0].strip()[:64]
@@ -78,7 +80,7 @@ async def resolve_request_tenant(
         header=request.headers.get("x-tenant-id"),
         claim=tenant_claim,
         base_domain=runtime.settings.base_domain,
-        lookup=partial(tenants.lookup, runtime.db),
+        lookup=partial(tenants.lookup, runtime),
     )
     if tenant_claim is not None and tenant_claim != tenant.id:
         raise TenantMismatch("The token was issued for another tenant.")
@@ -138,10 +140,10 @@ async def _validate_entra(runtime: Runtime, token: str) -> EntraIdentity:
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 
 
-def require(action: Action) -> Callable[[Principal], Principal]:
+def require(action: Action) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that admits callers whose role may perform `action` at all."""
 
-    def dependency(principal: PrincipalDep) -> Principal:
+    async def dependency(principal: PrincipalDep) -> Principal:
         authorize(principal, action)
         return principal
 

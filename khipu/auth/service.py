@@ -18,6 +18,7 @@ from khipu.core.permissions import Principal, Role
 from khipu.core.runtime import Runtime
 from khipu.core.security import EntraIdentity, InvalidToken, RefreshSecret, check_password_policy
 from khipu.core.tenancy import TenantMismatch, TenantRef
+from khipu.tenants import service as tenants
 from khipu.users import service as users
 from khipu.users.models import User
 
@@ -195,7 +196,9 @@ async def user_for_entra_identity(
     """The tenant's user for an Entra ID identity. A tenant trusts one directory
     (`settings.entra_directory_id`); its first sign-in links the account with the same email.
     A deactivated account is refused with 401, as its own access tokens are."""
-    trusted = str(tenant.settings.get("entra_directory_id") or "").lower()
+    # Read now, not from the tenant directory's few-second cache: revoking trust is immediate.
+    trusted = str((await tenants.get_profile(session, tenant.id)).settings.entra_directory_id or "")
+    trusted = trusted.lower()
     if not trusted or trusted != identity.directory_id.lower():
         raise NoAccountForIdentity("This tenant does not accept sign-ins from that directory.")
     user = await users.find_by_entra_object_id(session, identity.object_id)

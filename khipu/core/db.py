@@ -55,8 +55,10 @@ class Database:
     """The runtime connection pool and the session factory bound to it."""
 
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        # No pre-ping: with asyncpg it costs three round trips per checkout (a third of a simple
+        # read's). Connections are recycled instead; one that died under us fails its request.
         self.engine: AsyncEngine = create_async_engine(
-            async_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+            async_url(url), pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800
         )
         self._sessions = async_sessionmaker(
             self.engine, expire_on_commit=False, sync_session_class=TenantScopedSession

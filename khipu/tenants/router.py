@@ -35,10 +35,10 @@ async def get_own_tenant(admin: TenantAdmin, session: SessionDep) -> TenantProfi
 
 @own_tenant_router.patch("", response_model=TenantProfile)
 async def update_own_tenant(
-    data: TenantSettings, admin: TenantAdmin, session: SessionDep
+    data: TenantSettings, admin: TenantAdmin, session: SessionDep, runtime: RuntimeDep
 ) -> TenantProfile:
     """Set the monthly spending cap for paid engines, or the trusted Entra ID directory."""
-    return await service.update_settings(session, admin, data)
+    return await service.update_settings(session, runtime, admin, data)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=TenantCreated)

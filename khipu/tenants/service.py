@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -10,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from khipu.core import audit
 from khipu.core import logging as log_context
-from khipu.core.db import Database
+from khipu.core.db import Database, after_commit
 from khipu.core.errors import Conflict, NotFound
 from khipu.core.models import utcnow
 from khipu.core.pagination import PageParams
@@ -48,11 +49,50 @@ def as_ref(tenant: Tenant) -> TenantRef:
     )
 
 
-async def lookup(db: Database, tenant_id: UUID | None, subdomain: str | None) -> TenantRef | None:
-    """Find a tenant by id or subdomain, outside any tenant context (the directory has no RLS)."""
-    async with db.transaction(None) as session:
-        tenant = await repository.find(session, tenant_id=tenant_id, subdomain=subdomain)
-        return as_ref(tenant) if tenant else None
+class TenantDirectory:
+    """Tenants by id or subdomain, remembered for a few seconds: every request resolves its
+    tenant, and the directory seldom changes. A change made through this process is seen at
+    once (the entries are forgotten); other processes see it within `ttl_seconds`."""
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self, ttl_seconds: float) -> None:
+        self.ttl_seconds = ttl_seconds
+        self._entries: dict[tuple[UUID | None, str | None], tuple[float, TenantRef | None]] = {}
+
+    async def lookup(
+        self, db: Database, tenant_id: UUID | None, subdomain: str | None
+    ) -> TenantRef | None:
+        key = (tenant_id, subdomain)
+        cached = self._entries.get(key)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        async with db.transaction(None) as session:  # the directory has no RLS
+            tenant = await repository.find(session, tenant_id=tenant_id, subdomain=subdomain)
+            found = as_ref(tenant) if tenant else None
+        if len(self._entries) >= self.MAX_ENTRIES:
+            self._entries.clear()
+        self._entries[key] = (time.monotonic() + self.ttl_seconds, found)
+        return found
+
+    def forget(self) -> None:
+        self._entries.clear()
+
+
+def directory(runtime: Runtime) -> TenantDirectory:
+    """This process's tenant directory."""
+    if "tenant_directory" not in runtime.services:
+        runtime.services["tenant_directory"] = TenantDirectory(
+            runtime.settings.tenant_cache_seconds
+        )
+    return runtime.services["tenant_directory"]  # type: ignore[no-any-return]
+
+
+async def lookup(
+    runtime: Runtime, tenant_id: UUID | None, subdomain: str | None
+) -> TenantRef | None:
+    """Find a tenant by id or subdomain, outside any tenant context."""
+    return await directory(runtime).lookup(runtime.db, tenant_id, subdomain)
 
 
 async def active_tenant_ids(db: Database) -> list[UUID]:
@@ -86,6 +126,7 @@ async def create_tenant(
             _audit(session, "tenant.create", tenant.id, client_address, subdomain=data.subdomain)
     except IntegrityError as exc:  # a concurrent create won the race for the subdomain
         raise SubdomainTaken(f"The subdomain {data.subdomain!r} is already in use.") from exc
+    directory(runtime).forget()
     return tenant, admin.id
 
 
@@ -119,6 +160,7 @@ async def update_tenant(
             client_address,
             **data.model_dump(mode="json", exclude_unset=True),
         )
+    directory(runtime).forget()
     return tenant
 
 
@@ -141,7 +183,7 @@ async def get_profile(session: AsyncSession, tenant_id: UUID) -> TenantProfile:
 
 
 async def update_settings(
-    session: AsyncSession, principal: Principal, data: TenantSettings
+    session: AsyncSession, runtime: Runtime, principal: Principal, data: TenantSettings
 ) -> TenantProfile:
     """A tenant admin changes its own tenant's settings (never another's: the id is the
     principal's)."""
@@ -160,6 +202,11 @@ async def update_settings(
         target_id=tenant.id,
         **changes,
     )
+
+    async def forget_directory() -> None:
+        directory(runtime).forget()
+
+    after_commit(session, forget_directory)
     return profile(tenant)
 
 
