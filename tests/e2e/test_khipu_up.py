@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -82,11 +84,33 @@ def make_the_audiobook(url: str, bearer: dict[str, str], project_id: str) -> Non
     assert book.status_code == 200 and book.content[4:8] == b"ftyp"
 
 
+@contextlib.contextmanager
+def khipu_up(home: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
+    """`khipu up`, stopped cleanly afterwards even when the test fails half-way (a killed one
+    would leave its worker and embedded servers behind)."""
+    process = start(home, port)
+    try:
+        wait_healthy(process, f"http://127.0.0.1:{port}")
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
 def test_khipu_up_runs_the_tour_stops_cleanly_and_keeps_data(tmp_path):
     home, port = tmp_path / "home", free_port()
     url = f"http://127.0.0.1:{port}"
-    process = start(home, port)
-    wait_healthy(process, url)
+    with khipu_up(home, port) as process:
+        first_run(url, home, process)
+    with khipu_up(home, port) as process:
+        second_run(url, port, process)
+
+
+def first_run(url: str, home: Path, process: subprocess.Popen[bytes]) -> None:
     token = (home / "secrets" / "platform-admin-token").read_text().strip()
     tenant = httpx.post(
         f"{url}/api/v1/admin/tenants",
@@ -120,8 +144,8 @@ def test_khipu_up_runs_the_tour_stops_cleanly_and_keeps_data(tmp_path):
     postgres_pid = home / "postgres" / "postmaster.pid"
     assert not postgres_pid.exists(), "embedded PostgreSQL left running"
 
-    process = start(home, port)
-    wait_healthy(process, url)
+
+def second_run(url: str, port: int, process: subprocess.Popen[bytes]) -> None:
     login = httpx.post(
         f"{url}/api/v1/auth/login",
         headers={"Host": f"acme.localhost:{port}"},
