@@ -12,26 +12,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import resource
 import statistics
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
-from pydantic import SecretStr
+from _platform import bench_tenant, embedded_platform
 
-from khipu.config import Settings
-from khipu.core.embedded import start_embedded
-from khipu.core.migrations import ensure_runtime_login, upgrade_async
-from khipu.core.permissions import Principal, Role
-from khipu.core.runtime import Runtime
 from khipu.manuscripts import service as manuscripts
 from khipu.manuscripts.document import ImportLimits
 from khipu.projects import service as projects
 from khipu.projects.schemas import ProjectCreate
-from khipu.tenants import service as tenants
-from khipu.tenants.schemas import TenantCreate
 
 CORPUS = Path(__file__).parents[2] / "tests" / "fixtures" / "pride-and-prejudice.epub"
 
@@ -41,31 +34,9 @@ def peak_rss_mb() -> float:
 
 
 async def bench(runs: int, home: Path) -> None:
-    servers = start_embedded(home)
-    assert servers.migration_database_url and servers.database_url and servers.redis_url
-    await upgrade_async(servers.migration_database_url)
-    await ensure_runtime_login(servers.migration_database_url, servers.database_url)
-    settings = Settings(
-        home=home,
-        database_url=servers.database_url,
-        redis_url=servers.redis_url,
-        jwt_secret=SecretStr("bench-" + "x" * 40),
-        argon2_time_cost=1,
-        argon2_memory_kib=8192,
-    )
-    runtime = await Runtime.start(settings)
-    try:
-        tenant, admin_id = await tenants.create_tenant(
-            runtime,
-            TenantCreate(
-                name="Bench",
-                subdomain=f"bench-{uuid.uuid4().hex[:6]}",
-                admin_email="a@bench.example",
-                admin_password="Bench-Password-1!",
-            ),
-            client_address=None,
-        )
-        principal = Principal(user_id=admin_id, tenant_id=tenant.id, role=Role.ADMIN)
+    async with embedded_platform(home) as platform:
+        runtime, settings = platform.runtime, platform.settings
+        principal = await bench_tenant(runtime)
         data = CORPUS.read_bytes()
         rss_before = peak_rss_mb()
         parse_times = []
@@ -80,12 +51,12 @@ async def bench(runs: int, home: Path) -> None:
             parse_times.append(time.perf_counter() - started)
         import_times, words = [], 0
         for _ in range(runs):
-            async with runtime.db.transaction(tenant.id) as session:
+            async with runtime.db.transaction(principal.tenant_id) as session:
                 project = await projects.create_project(
                     session, principal, ProjectCreate(title="Pride")
                 )
             started = time.perf_counter()
-            async with runtime.db.transaction(tenant.id) as session:
+            async with runtime.db.transaction(principal.tenant_id) as session:
                 project = await projects.get_project(session, project.id)
                 summary = await manuscripts.import_manuscript(
                     session, runtime, principal, project, filename="pride.epub", data=data
@@ -107,10 +78,7 @@ async def bench(runs: int, home: Path) -> None:
             f"peak RSS of this process:   {peak_rss_mb():.0f} MB (was {rss_before:.0f} MB before "
             "the imports; goal <= 300 MB; PostgreSQL and Redis run in their own processes)"
         )
-        print(f"runs: {runs}, on {__import__('os').cpu_count()} cores")
-    finally:
-        await runtime.close()
-        servers.stop()
+        print(f"runs: {runs}, on {os.cpu_count()} cores")
 
 
 def main() -> None:
