@@ -108,6 +108,13 @@ def children_of(parent: int) -> list[int]:
     return children
 
 
+def server_cpu_seconds(server: int) -> float:
+    """`khipu up` and its API processes (uvicorn runs one per worker as its children)."""
+    return process_cpu_seconds(server) + sum(
+        process_cpu_seconds(pid) for pid in children_of(server)
+    )
+
+
 def postgres_cpu_seconds(postmaster: int) -> float:
     """The postmaster, its live backends, and backends that already exited (reaped)."""
     if not postmaster:
@@ -127,7 +134,7 @@ def cpu_snapshot(spec: LoadSpec) -> dict[str, float]:
     return {
         "wall": time.perf_counter(),
         "client": time.process_time(),
-        "server": process_cpu_seconds(spec.server_pid) if spec.server_pid else 0.0,
+        "server": server_cpu_seconds(spec.server_pid) if spec.server_pid else 0.0,
         "postgres": postgres_cpu_seconds(spec.postmaster_pid),
         "machine": machine_busy_seconds(),
     }
