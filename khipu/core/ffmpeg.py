@@ -7,7 +7,6 @@ headers (`wav_info`) or with mutagen, never with `ffmpeg.probe`.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import subprocess
@@ -56,10 +55,6 @@ def run_stream(stream: Any, *, overwrite: bool = True) -> None:
     if overwrite:
         args = ["-y", *args]
     run_ffmpeg(args)
-
-
-async def run_ffmpeg_async(args: list[str], *, input_bytes: bytes | None = None) -> bytes:
-    return await asyncio.to_thread(run_ffmpeg, args, input_bytes=input_bytes)
 
 
 @dataclass(frozen=True)

@@ -99,8 +99,3 @@ class LexiconEntryIn(BaseModel):
         if (self.phoneme is None) == (self.alias is None):
             raise ValueError("give exactly one of phoneme (IPA) or alias")
         return self
-
-
-class LexiconDocument(BaseModel):
-    entries: list[LexiconEntryIn] = Field(max_length=2000)
-    version: str | None = None

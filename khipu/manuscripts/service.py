@@ -299,11 +299,6 @@ async def update_chapter(
     return chapter_view(chapter, counts.get(chapter.id, {}))
 
 
-async def chapter_view_of(session: AsyncSession, chapter: Chapter) -> ChapterRead:
-    counts = await repository.status_counts(session, [chapter.id])
-    return chapter_view(chapter, counts.get(chapter.id, {}))
-
-
 async def list_segments(
     session: AsyncSession, chapter: Chapter, params: PageParams, *, status: str | None
 ) -> tuple[list[Segment], str | None]:

@@ -143,7 +143,6 @@ def _record_word_boundary(
 
 class AzureSpeechEngine(TTSEngine):
     name: ClassVar[str] = "azure"
-    sends_ssml: ClassVar[bool] = True
     setting_ranges: ClassVar[dict[str, SettingRange | None]] = {
         "rate": SettingRange(0.5, 2.0),
         "pitch_semitones": SettingRange(-12.0, 12.0),

@@ -168,7 +168,6 @@ class TTSEngine(ABC):
     """A text-to-speech engine. Implementations must keep the event loop free."""
 
     name: ClassVar[str]
-    sends_ssml: ClassVar[bool]
     #: The voice settings this engine understands, with their ranges (None: not a number).
     setting_ranges: ClassVar[Mapping[str, SettingRange | None]] = {}
 

@@ -65,7 +65,6 @@ def openai_catalogue() -> tuple[tuple[VoiceInfo, ...], str]:
 
 class OpenAIEngine(TTSEngine):
     name: ClassVar[str] = "openai"
-    sends_ssml: ClassVar[bool] = False
     setting_ranges: ClassVar[dict[str, SettingRange | None]] = {
         "rate": SettingRange(0.25, 4.0),  # the API's `speed`
         "instructions": None,  # how to speak; honoured by gpt-4o-mini-tts, ignored by tts-1

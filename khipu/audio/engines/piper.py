@@ -194,7 +194,6 @@ def shared_model(model_path: Path) -> PiperModel:
 
 class PiperEngine(TTSEngine):
     name: ClassVar[str] = "piper"
-    sends_ssml: ClassVar[bool] = False
     setting_ranges: ClassVar[dict[str, SettingRange | None]] = {
         "rate": SettingRange(0.5, 2.0),
         "pitch_semitones": SettingRange(-12.0, 12.0),

@@ -49,7 +49,6 @@ def test_voice_spec_as_dict_is_json_ready():
 def test_engines_are_registered_by_name():
     assert sorted(ENGINES) == ["azure", "openai", "piper"]
     assert all(engine.name == name for name, engine in ENGINES.items())
-    assert [name for name, engine in ENGINES.items() if engine.sends_ssml] == ["azure"]
 
 
 def test_synthesized_audio_from_pcm_is_a_wav_with_its_duration():
