@@ -142,9 +142,8 @@ async def test_every_platform_call_is_audited(client, runtime):
         listed = await session.scalar(
             select(PlatformAuditEntry).where(PlatformAuditEntry.action == "tenant.list")
         )
-    assert [e.action for e in sorted(entries, key=lambda e: e.occurred_at)] == [
-        "tenant.create",
-        "tenant.update",
-    ]
-    assert entries[-1].detail == {"is_active": False}
+    in_order = sorted(entries, key=lambda e: e.occurred_at)
+    assert [e.action for e in in_order] == ["tenant.create", "tenant.update"]
+    assert in_order[0].detail == {"subdomain": body["subdomain"]}
+    assert in_order[-1].detail == {"is_active": False}
     assert all(e.correlation_id for e in entries) and listed is not None
