@@ -8,13 +8,11 @@ are pooled and reused, since a new TLS websocket per segment costs a round trip 
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, partial
-from importlib.resources import files
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 import azure.cognitiveservices.speech as speechsdk
@@ -32,7 +30,9 @@ from khipu.audio.engines.base import (
     VoiceInfo,
     VoiceSpec,
     WordBoundary,
+    catalogue_voices,
     primary_language,
+    read_catalogue,
 )
 from khipu.audio.engines.wav import MalformedWav, read_wav
 from khipu.manuscripts.ssml import Prosody, build_ssml
@@ -67,23 +67,9 @@ class AzureCatalogue:
 
 @cache
 def azure_catalogue() -> AzureCatalogue:
-    document = json.loads(
-        files("khipu.audio.engines").joinpath("catalogues/azure_voices.json").read_text("utf-8")
-    )
-    voices = tuple(
-        VoiceInfo(
-            engine=AzureSpeechEngine.name,
-            voice_id=voice["voice_id"],
-            name=voice["name"],
-            locale=voice["locale"],
-            gender=voice["gender"],
-            styles=tuple(voice["styles"]),
-            description=voice["description"],
-        )
-        for voice in document["voices"]
-    )
+    document = read_catalogue("azure_voices.json")
     return AzureCatalogue(
-        voices=voices,
+        voices=catalogue_voices(AzureSpeechEngine.name, document),
         narrators=document["narrators"],
         language_narrators=document["language_narrators"],
         fallback_narrator=document["fallback_narrator"],

@@ -6,10 +6,12 @@ Engines are pure: text in, WAV out. Caching, jobs, usage accounting and storage 
 from __future__ import annotations
 
 import io
+import json
 import wave
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from importlib.resources import files
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from khipu.core.errors import InvalidInput, KhipuError
@@ -227,6 +229,27 @@ class TTSEngine(ABC):
 
     def voice_info(self, voice_id: str) -> VoiceInfo | None:
         return next((v for v in self.voices() if v.voice_id == voice_id), None)
+
+
+def read_catalogue(filename: str) -> dict[str, Any]:
+    """A voice catalogue shipped with the package (`catalogues/*.json`), read without network."""
+    text = files("khipu.audio.engines").joinpath("catalogues", filename).read_text("utf-8")
+    return json.loads(text)  # type: ignore[no-any-return]
+
+
+def catalogue_voices(engine: str, document: Mapping[str, Any]) -> tuple[VoiceInfo, ...]:
+    return tuple(
+        VoiceInfo(
+            engine=engine,
+            voice_id=voice["voice_id"],
+            name=voice["name"],
+            locale=voice["locale"],
+            gender=voice["gender"],
+            styles=tuple(voice.get("styles", ())),
+            description=voice["description"],
+        )
+        for voice in document["voices"]
+    )
 
 
 def primary_language(tag: str) -> str:

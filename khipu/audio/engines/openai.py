@@ -7,12 +7,10 @@ owns retrying, so that one policy (and one count of attempts) applies to every e
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from functools import cache
-from importlib.resources import files
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 import openai
@@ -29,6 +27,8 @@ from khipu.audio.engines.base import (
     TTSThrottled,
     VoiceInfo,
     VoiceSpec,
+    catalogue_voices,
+    read_catalogue,
 )
 from khipu.audio.engines.wav import MalformedWav, read_wav
 from khipu.manuscripts.lexicon import apply_aliases
@@ -46,21 +46,8 @@ ResponseFormat = Literal["wav", "pcm"]
 @cache
 def openai_catalogue() -> tuple[tuple[VoiceInfo, ...], str]:
     """The voices and the default narrator's voice id."""
-    document = json.loads(
-        files("khipu.audio.engines").joinpath("catalogues/openai_voices.json").read_text("utf-8")
-    )
-    voices = tuple(
-        VoiceInfo(
-            engine=OpenAIEngine.name,
-            voice_id=voice["voice_id"],
-            name=voice["name"],
-            locale=voice["locale"],
-            gender=voice["gender"],
-            description=voice["description"],
-        )
-        for voice in document["voices"]
-    )
-    return voices, document["narrator"]
+    document = read_catalogue("openai_voices.json")
+    return catalogue_voices(OpenAIEngine.name, document), document["narrator"]
 
 
 class OpenAIEngine(TTSEngine):
