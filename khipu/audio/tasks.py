@@ -42,6 +42,7 @@ from khipu.characters import service as characters
 from khipu.core import semaphore
 from khipu.core.ffmpeg import wav_info
 from khipu.core.runtime import Runtime
+from khipu.core.storage import BlobNotFound
 from khipu.jobs.runner import AGGREGATORS, JobContext, Task
 from khipu.manuscripts import service as manuscripts
 from khipu.manuscripts.lexicon import LexiconEntry
@@ -217,10 +218,11 @@ async def _store(runtime: Runtime, blob: str, audio: SynthesizedAudio) -> None:
 
 
 async def _read_sidecar(runtime: Runtime, blob: str) -> dict[str, Any] | None:
-    sidecar = blob.removesuffix(".wav") + ".json"
-    if not await runtime.blobs.exists(sidecar):
+    try:
+        sidecar = await runtime.blobs.get_bytes(blob.removesuffix(".wav") + ".json")
+    except BlobNotFound:
         return None
-    return json.loads(await runtime.blobs.get_bytes(sidecar))  # type: ignore[no-any-return]
+    return json.loads(sidecar)  # type: ignore[no-any-return]
 
 
 async def _record(

@@ -19,6 +19,7 @@ from uuid import UUID
 from arq.worker import Retry
 from redis.exceptions import LockError
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from khipu.core import logging as log_context
@@ -126,15 +127,25 @@ class LockLost(Exception):
 
 
 async def _heartbeat(runtime: Runtime, job: Job, lock: Any) -> None:
-    """Extend the lock and stamp the row every beat; raise LockLost if the lock is gone."""
+    """Extend the lock and stamp the row every beat; raise LockLost if the lock is gone.
+
+    Only the lock decides who runs the job: a stamp that fails (a database blip) is logged and
+    tried again next beat, rather than stopping work that still holds its lock."""
     while True:
         await asyncio.sleep(runtime.settings.job_heartbeat_seconds)
         try:
             await lock.extend(_lock_seconds(runtime), replace_ttl=True)
         except LockError as exc:
             raise LockLost from exc
-        async with runtime.db.transaction(job.tenant_id) as session:
-            await session.execute(update(Job).where(Job.id == job.id).values(heartbeat_at=utcnow()))
+        try:
+            async with runtime.db.transaction(job.tenant_id) as session:
+                await session.execute(
+                    update(Job).where(Job.id == job.id).values(heartbeat_at=utcnow())
+                )
+        except (SQLAlchemyError, OSError):
+            log.warning(
+                "could not stamp the heartbeat", extra={"job_id": str(job.id)}, exc_info=True
+            )
 
 
 async def _begin(runtime: Runtime, tenant_id: UUID, job_id: UUID) -> Job | None:
