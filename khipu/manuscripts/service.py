@@ -332,6 +332,14 @@ async def get_segment(
     return await repository.get_segment(session, segment_id, for_update=for_update)
 
 
+async def segments_by_chapter(session: AsyncSession, project_id: UUID) -> dict[UUID, list[Segment]]:
+    """The included chapters' segments, in order, in one query."""
+    grouped: dict[UUID, list[Segment]] = {}
+    for segment in await repository.segments_of_project(session, project_id, included_only=True):
+        grouped.setdefault(segment.chapter_id, []).append(segment)
+    return grouped
+
+
 async def get_segment_for(
     session: AsyncSession,
     principal: Principal,

@@ -82,10 +82,11 @@ async def _audio_problems(session: AsyncSession, project: Project, *, force: boo
             )
         ]
     settings = projects.settings_of(project)
+    by_chapter = await manuscripts.segments_by_chapter(session, project.id)
     statuses: Counter[str] = Counter()
     unstitched = []
     for chapter in chapters:
-        segments = await manuscripts.segments_of_chapter(session, chapter.id)
+        segments = by_chapter.get(chapter.id, [])
         statuses.update(segment.status for segment in segments)
         if not audio.master_is_current(settings, chapter, segments):
             unstitched.append(chapter.title)

@@ -97,10 +97,11 @@ async def _plan(ctx: JobContext, package_id: UUID) -> ExportPlan | None:
             return None
         package.status = "running"
         project = await projects.get_project(session, package.project_id)
-        chapters = []
-        for chapter in await manuscripts.chapters_of(session, project.id, included_only=True):
-            segments = await manuscripts.segments_of_chapter(session, chapter.id)
-            chapters.append((chapter, tuple(segments)))
+        by_chapter = await manuscripts.segments_by_chapter(session, project.id)
+        chapters = [
+            (chapter, tuple(by_chapter.get(chapter.id, [])))
+            for chapter in await manuscripts.chapters_of(session, project.id, included_only=True)
+        ]
         cover = (
             Cover(await ctx.runtime.blobs.get_bytes(project.cover_key))
             if project.cover_key
